@@ -1,0 +1,5 @@
+import sys
+
+from sqlalint.cli import main
+
+sys.exit(main())

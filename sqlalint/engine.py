@@ -1,0 +1,265 @@
+"""``check_source`` and ``fix_source``: pure functions from source text to findings and fixes.
+
+One libcst parse and one traversal (building the :class:`Model`) per file, then every
+selected rule queries the model. Files whose text holds none of the selected rules'
+triggers are never parsed.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional, Sequence
+
+import libcst as cst
+
+from sqlalint.config import Settings
+from sqlalint.context import Context
+from sqlalint.infer import Inference
+from sqlalint.model import Model
+from sqlalint.rule import Applicability, Edit, Fix, Report, Rule
+from sqlalint.rules import ALL_RULES
+from sqlalint.suppress import Suppressions
+
+if TYPE_CHECKING:
+    from sqlalint.index import ProjectIndex
+
+# Findings about the file itself rather than its code: always reported, never selectable.
+PARSE_ERROR = "SLA001"
+MAX_FIX_PASSES = 10
+
+
+@dataclass(frozen=True)
+class ResolvedFix:
+    message: str
+    applicability: Applicability
+    edits: tuple[Edit, ...]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    path: str
+    line: int  # 1-based
+    column: int  # 1-based, in characters
+    end_line: int
+    end_column: int
+    fix: Optional[ResolvedFix] = None
+    name: str = ""
+
+    @property
+    def noqa_row(self) -> int:
+        return self.line
+
+
+@dataclass(frozen=True)
+class InternalError:
+    """A rule raised on a file: reported with the file and the rule; exit code 2."""
+
+    path: str
+    code: str
+    message: str
+
+
+@dataclass
+class LintResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    errors: list[InternalError] = field(default_factory=list)
+    parsed: bool = False  # False when skipped for lack of triggers, or unparseable
+
+
+class RuleCrash(Exception):
+    pass
+
+
+def parse_error(path: str, line: int, column: int, message: str) -> Diagnostic:
+    return Diagnostic(PARSE_ERROR, message, path, line, column, line, column, name="parse-error")
+
+
+def selected_rules(settings: Settings, path: str) -> list[Rule]:
+    codes = settings.selected([r.code for r in ALL_RULES], path)
+    return [r for r in ALL_RULES if r.code in codes]
+
+
+# Every rule is about names that resolve to these packages or to project-defined names.
+ANCHORS = (b"sqlalchemy", b"sqlmodel", b"flask_sqlalchemy")
+
+
+def worth_parsing(text: str | bytes, rules: Sequence[Rule], extra: Sequence[str] = ()) -> bool:
+    """Can any rule match? A byte search, 1000x cheaper than a parse: the file must name
+    SQLAlchemy (or a project-defined engine, factory or model: ``extra``) and hold one of
+    the triggers of a selected rule."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    anchored = any(a in data for a in ANCHORS) or any(n.encode() in data for n in extra)
+    return anchored and any(t in data for r in rules for t in r.triggers)
+
+
+def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None,
+                index: Optional["ProjectIndex"] = None, module_name: str = "",
+                is_package: bool = False, rules: Optional[Sequence[Rule]] = None) -> LintResult:
+    settings = settings or Settings()
+    rules = selected_rules(settings, path) if rules is None else rules
+    result = LintResult()
+    extra = index.trigger_names() if index is not None else ()
+    if not rules or not worth_parsing(source, rules, extra):
+        return result
+    try:
+        tree = cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        result.diagnostics.append(parse_error(path, error.raw_line, error.raw_column + 1,
+                                              f"syntax error: {error.message}"))
+        return result
+    except RecursionError:
+        result.diagnostics.append(parse_error(path, 1, 1, "too deeply nested for the parser; not analysed"))
+        return result
+    result.parsed = True
+    try:
+        model = Model(tree, module_name, is_package)
+    except RecursionError:
+        result.diagnostics.append(parse_error(path, 1, 1, "too deeply nested to analyse; not analysed"))
+        return result
+    inference = Inference(model, index, settings.session_factories, settings.engine_factories)
+    context = Context(source, tree, model, inference, settings, path)
+    suppressions: Optional[Suppressions] = None
+    seen: set[tuple[str, int]] = set()
+    for rule in rules:
+        try:
+            reports = list(rule.check(context))
+            resolved = [_diagnostic(rule, report, context) for report in reports]
+        except Exception as error:  # a bug in a rule must not stop the run
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            result.errors.append(InternalError(
+                path, rule.code, f"{type(error).__name__}: {error} ({where.filename}:{where.lineno})"))
+            continue
+        for report, diagnostic in zip(reports, resolved):
+            key = (diagnostic.code, id(report.node))
+            if key in seen:  # one finding per offending node
+                continue
+            seen.add(key)
+            if suppressions is None:
+                suppressions = Suppressions(source)
+            if not suppressions.suppressed(diagnostic.line, diagnostic.code):
+                result.diagnostics.append(diagnostic)
+    result.diagnostics.sort(key=lambda d: (d.line, d.column, d.code))
+    return result
+
+
+def check_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None,
+                 index: Optional["ProjectIndex"] = None, module_name: str = "") -> list[Diagnostic]:
+    """The findings for one module's source text. Raises :class:`RuleCrash` on a rule bug."""
+    result = lint_source(source, path, settings, index, module_name)
+    if result.errors:
+        error = result.errors[0]
+        raise RuleCrash(f"{error.path}: {error.code}: {error.message}")
+    return result.diagnostics
+
+
+def _diagnostic(rule: Rule, report: Report, context: Context) -> Diagnostic:
+    code_range = context.range(report.node)
+    fix = _resolve_fix(report.fix, context) if report.fix is not None else None
+    return Diagnostic(rule.code, report.message, context.path,
+                      code_range.start.line, code_range.start.column + 1,
+                      code_range.end.line, code_range.end.column + 1, fix, rule.name)
+
+
+def _resolve_fix(fix: Fix, context: Context) -> ResolvedFix:
+    edits = list(fix.edits)
+    original = context.source
+    for old, new in fix.changes:
+        rendered = context.tree.deep_replace(old, new).code  # type: ignore[arg-type]
+        edits.append(_minimal_edit(original, rendered))
+    edits.sort(key=lambda e: (e.start, e.end))
+    return ResolvedFix(fix.message, fix.applicability, tuple(edits))
+
+
+def _minimal_edit(before: str, after: str) -> Edit:
+    """The single span where ``after`` differs from ``before``."""
+    prefix = 0
+    limit = min(len(before), len(after))
+    while prefix < limit and before[prefix] == after[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and before[-1 - suffix] == after[-1 - suffix]:
+        suffix += 1
+    return Edit(prefix, len(before) - suffix, after[prefix:len(after) - suffix])
+
+
+# -- fixing ------------------------------------------------------------------------------
+
+@dataclass
+class FixResult:
+    source: str
+    applied: int  # how many fixes were applied
+    result: LintResult  # what remains after fixing
+    rejected: list[str] = field(default_factory=list)  # fixes dropped because the result did not parse
+
+
+def applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
+    fix = diagnostic.fix
+    if fix is None or not fix.edits:
+        return False
+    return fix.applicability is Applicability.SAFE or (unsafe and fix.applicability is Applicability.UNSAFE)
+
+
+def apply_fixes(source: str, fixes: Sequence[ResolvedFix]) -> tuple[str, list[ResolvedFix]]:
+    """Apply the fixes whose edits overlap no earlier fix; return the text and those applied."""
+    taken: list[tuple[int, int]] = []
+    chosen: list[ResolvedFix] = []
+    for fix in sorted(fixes, key=lambda f: (f.edits[0].start, f.edits[0].end)):
+        spans = [(e.start, e.end) for e in fix.edits]
+        if any(s < te and ts < e or (s == e == ts == te) for s, e in spans for ts, te in taken):
+            continue
+        taken.extend(spans)
+        chosen.append(fix)
+    edits = sorted((e for f in chosen for e in f.edits), key=lambda e: (e.start, e.end), reverse=True)
+    text = source
+    for edit in edits:
+        text = text[:edit.start] + edit.content + text[edit.end:]
+    return text, chosen
+
+
+def parses(source: str) -> bool:
+    try:
+        cst.parse_module(source)
+    except (cst.ParserSyntaxError, RecursionError):
+        return False
+    return True
+
+
+def fix_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None, *,
+               unsafe: bool = False, index: Optional["ProjectIndex"] = None, module_name: str = "",
+               is_package: bool = False) -> FixResult:
+    """Apply fixes and re-lint until nothing more applies (at most MAX_FIX_PASSES times).
+
+    A batch of fixes whose result does not parse is retried one fix at a time; a fix that
+    still breaks the syntax is dropped and named in ``rejected``.
+    """
+    settings = settings or Settings()
+    rules = selected_rules(settings, path)
+    applied = 0
+    rejected: list[str] = []
+    refused: set[tuple[str, int, int]] = set()
+    result = lint_source(source, path, settings, index, module_name, is_package, rules)
+    for _ in range(MAX_FIX_PASSES):
+        if result.errors:
+            break
+        candidates = [d for d in result.diagnostics if applicable(d, unsafe)
+                      and (d.code, d.line, d.column) not in refused]
+        if not candidates:
+            break
+        text, chosen = apply_fixes(source, [d.fix for d in candidates])  # type: ignore[misc]
+        if not parses(text):
+            # Some fix breaks the syntax: try the first alone, drop it if it is the culprit.
+            first = candidates[0]
+            text, chosen = apply_fixes(source, [first.fix])  # type: ignore[list-item]
+            if not parses(text):
+                refused.add((first.code, first.line, first.column))
+                rejected.append(f"{path}:{first.line}:{first.column}: {first.code}: "
+                                "fix not applied: the result would not parse")
+                continue
+        if text == source:
+            break
+        source = text
+        applied += len(chosen)
+        result = lint_source(source, path, settings, index, module_name, is_package, rules)
+    return FixResult(source, applied, result, rejected)

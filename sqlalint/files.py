@@ -1,0 +1,197 @@
+"""Files: discovery and exclusion, reading with the right encoding, atomic writes."""
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import stat
+import subprocess
+import tempfile
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+from sqlalint.config import Settings
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+@dataclass(frozen=True)
+class Discovery:
+    files: list[Path]
+    missing: list[str]  # paths given on the command line that do not exist
+
+
+def discover(paths: Iterable[str], settings: Settings) -> Discovery:
+    """The Python files under ``paths``: .gitignore honoured inside a git repository,
+    default and configured excludes applied. A file named explicitly is always linted
+    unless an exclude pattern matches it."""
+    found: dict[Path, None] = {}
+    missing = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for file in _files_under(path, settings):
+                found.setdefault(file, None)
+        elif path.exists() or path.is_symlink():
+            if not settings.is_excluded(path):
+                found.setdefault(path, None)
+        else:
+            missing.append(given)
+    return Discovery(list(found), missing)
+
+
+def _files_under(folder: Path, settings: Settings) -> list[Path]:
+    listed = _git_files(folder)
+    if listed is None:
+        listed = _walk(folder, settings)
+    return sorted(p for p in listed if p.suffix in PYTHON_SUFFIXES and not settings.is_excluded(p)
+                  and not p.is_dir())
+
+
+def _git_files(folder: Path) -> Optional[list[Path]]:
+    """Tracked and untracked-but-not-ignored files, when ``folder`` is inside a work tree."""
+    try:
+        proc = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
+            cwd=folder, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    names = [n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
+    # ls-files lists deleted-but-tracked files too: keep what exists.
+    return [folder / n for n in names if (folder / n).exists()]
+
+
+def _walk(folder: Path, settings: Settings) -> list[Path]:
+    files = []
+    for root, dirs, names in os.walk(folder):  # does not follow symlinked folders: no loops
+        base = Path(root)
+        dirs[:] = sorted(d for d in dirs if not settings.is_excluded(base / d))
+        files.extend(base / n for n in names)
+    return files
+
+
+# -- reading and writing -------------------------------------------------------------------
+
+class SourceError(Exception):
+    """A file that cannot be read or decoded: ``line``/``column`` say where, when known."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1):
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    raw: bytes
+    text: str  # without the BOM
+    encoding: str
+    bom: bool
+
+    def encode(self, text: str) -> bytes:
+        data = text.encode(self.encoding)
+        return codecs.BOM_UTF8 + data if self.bom else data
+
+
+def decode(raw: bytes, path: Path) -> SourceFile:
+    bom = raw.startswith(codecs.BOM_UTF8)
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as error:
+        raise SourceError(f"cannot decode: {error}") from None
+    if encoding == "utf-8-sig":
+        encoding = "utf-8"
+    body = raw[len(codecs.BOM_UTF8):] if bom else raw
+    try:
+        text = body.decode(encoding)
+    except LookupError:
+        raise SourceError(f"cannot decode: unknown encoding {encoding!r}") from None
+    except UnicodeDecodeError as error:
+        before = body[:error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        raise SourceError(f"cannot decode as {encoding}: byte 0x{body[error.start]:02x} is not valid "
+                          f"({error.reason})", line, column) from None
+    if "\0" in text:
+        line = text[:text.index("\0")].count("\n") + 1
+        raise SourceError("contains a NUL byte: not a Python source file", line, 1)
+    return SourceFile(path, raw, text, encoding, bom)
+
+
+def read_source(path: Path) -> SourceFile:
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise SourceError("is a directory, not a file") from None
+    except OSError as error:
+        raise SourceError(f"cannot read: {error.strerror or error}") from None
+    return decode(raw, path)
+
+
+class WriteError(Exception):
+    pass
+
+
+def write_atomic(source: SourceFile, text: str) -> bool:
+    """Replace the file with ``text`` in the same encoding, BOM and permissions.
+
+    Writes a temporary file beside it and renames it over the original, so a crash leaves
+    either the old or the new file. Returns False (and writes nothing) when the bytes would
+    not change. Raises WriteError when the file changed on disk since it was read.
+    """
+    try:
+        data = source.encode(text)
+    except UnicodeEncodeError as error:
+        raise WriteError(f"the fixed text cannot be encoded as {source.encoding}: {error.reason}") from None
+    if data == source.raw:
+        return False
+    path = source.path
+    target = Path(os.path.realpath(path))  # write through a symlink, keep the link
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+        if target.read_bytes() != source.raw:
+            raise WriteError("changed on disk while sqlalint ran; not overwritten")
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".sqlalint-tmp", dir=target.parent)
+    except OSError as error:
+        raise WriteError(f"cannot write: {error.strerror or error}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        if target.read_bytes() != source.raw:
+            raise WriteError("changed on disk while sqlalint ran; not overwritten")
+        os.replace(temp, target)
+    except BaseException as error:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        if isinstance(error, OSError):
+            raise WriteError(f"cannot write: {error.strerror or error}") from None
+        raise
+    return True
+
+
+def module_name(path: Path, root: Path) -> tuple[str, bool]:
+    """The dotted module name of ``path`` in a project rooted at ``root`` (flat or src/
+    layout), and whether it is a package's ``__init__``. ("", False) when outside root."""
+    try:
+        relative = path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return "", False
+    parts = list(relative.with_suffix("").parts)
+    if parts and parts[0] == "src" and len(parts) > 1:
+        parts = parts[1:]
+    is_package = bool(parts) and parts[-1] == "__init__"
+    if is_package:
+        parts = parts[:-1]
+    if not all(p.isidentifier() for p in parts):
+        return "", is_package
+    return ".".join(parts), is_package

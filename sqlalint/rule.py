@@ -1,0 +1,93 @@
+"""The rule API: what a rule is, what it reports, and how it fixes.
+
+A rule is one class in one file under ``sqlalint/rules/``. It never walks the tree itself:
+the engine parses the file once, builds a :class:`~sqlalint.model.Model` in one traversal,
+and hands it to every selected rule's :meth:`Rule.check`, which yields :class:`Report`s.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Iterator, Sequence, Union
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from sqlalint.context import Context
+
+
+class Applicability(str, enum.Enum):
+    """How far a fix can be trusted (ruff's terms)."""
+
+    SAFE = "safe"  # keeps runtime meaning: applied by --fix
+    UNSAFE = "unsafe"  # changes behaviour; applied only with --unsafe-fixes
+    DISPLAY_ONLY = "display-only"  # shown, never applied
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace ``source[start:end]`` (character offsets) with ``content``."""
+
+    start: int
+    end: int
+    content: str
+
+
+# A change a rule asks for, in tree terms: replace ``old`` with ``new``, or remove ``old``
+# from its parent (``new`` is ``cst.RemovalSentinel.REMOVE``). The engine turns each one
+# into a text :class:`Edit` by rendering, so every comment and blank line outside it stays.
+NodeChange = tuple[cst.CSTNode, Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]]
+
+
+@dataclass(frozen=True)
+class Fix:
+    message: str
+    applicability: Applicability
+    changes: Sequence[NodeChange] = ()
+    edits: Sequence[Edit] = ()  # text edits, for rules that compute offsets themselves
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a rule yields: the node it points at, the message, and maybe a fix."""
+
+    node: cst.CSTNode
+    message: str
+    fix: Fix | None = None
+
+
+@dataclass(frozen=True)
+class Example:
+    """A rule example that runs as a test.
+
+    ``source`` is a whole module. In an invalid example, every line that must be reported
+    ends with ``# error`` (or ``# error: <col>`` to pin the 1-based column). ``fixed`` is the
+    expected text after applying this rule's fixes (all applicabilities but display-only);
+    ``None`` means the example has no applicable fix.
+    """
+
+    source: str
+    fixed: str | None = None
+    settings: dict = field(default_factory=dict)
+
+
+class Rule:
+    """Base class of every rule. Subclasses set the class attributes and ``check``."""
+
+    code: ClassVar[str]  # "SLA201"
+    name: ClassVar[str]  # "cached-session"
+    summary: ClassVar[str]  # one line, for `sqlalint rules`
+    # The rule is only run on a file whose bytes contain at least one of these.
+    triggers: ClassVar[tuple[bytes, ...]]
+    fixable: ClassVar[Applicability | None] = None  # the best applicability it can offer
+    valid: ClassVar[Sequence[Example]] = ()
+    invalid: ClassVar[Sequence[Example]] = ()
+
+    def check(self, ctx: Context) -> Iterator[Report]:
+        raise NotImplementedError
+
+    @classmethod
+    def documentation(cls) -> str:
+        import inspect
+
+        return inspect.cleandoc(cls.__doc__ or "")

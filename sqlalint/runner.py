@@ -1,0 +1,117 @@
+"""Lint (and fix) a list of files: reading, the engine, writing. No click, no printing."""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Optional, Sequence
+
+from sqlalint.config import Settings
+from sqlalint.engine import Diagnostic, InternalError, fix_source, lint_source, parse_error, selected_rules, \
+    worth_parsing
+from sqlalint.files import SourceError, SourceFile, WriteError, decode, module_name, read_source, write_atomic
+from sqlalint.index import ProjectIndex
+
+
+class Mode(Enum):
+    CHECK = "check"
+    FIX = "fix"  # write the fixed files
+    DIFF = "diff"  # compute the fixed text, write nothing
+
+
+@dataclass
+class FileReport:
+    path: str  # as displayed
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    errors: list[InternalError] = field(default_factory=list)
+    text: Optional[str] = None  # the text the diagnostics refer to
+    fixed: int = 0  # fixes applied
+    diff: str = ""  # unified diff of the fixes (DIFF mode), or of what was written (FIX mode)
+    fixed_text: Optional[str] = None
+    fixed_bytes: Optional[bytes] = None  # fixed_text in the file's encoding (stdin --fix)
+    messages: list[str] = field(default_factory=list)  # fixes rejected, write failures
+
+
+def display_path(path: Path) -> str:
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def process_source(source: SourceFile | None, display: str, settings: Settings, mode: Mode, unsafe: bool,
+                   index: Optional[ProjectIndex], module: tuple[str, bool] = ("", False)) -> FileReport:
+    """Lint or fix one decoded file. ``source.path`` is only used for writing."""
+    report = FileReport(display)
+    rules = selected_rules(settings, display)
+    extra = index.trigger_names() if index is not None else ()
+    if source is None or not worth_parsing(source.raw, rules, extra):
+        return report
+    report.text = source.text
+    if mode is Mode.CHECK:
+        result = lint_source(source.text, display, settings, index, module[0], module[1], rules)
+        report.diagnostics, report.errors = result.diagnostics, result.errors
+        return report
+    outcome = fix_source(source.text, display, settings, unsafe=unsafe, index=index,
+                         module_name=module[0], is_package=module[1])
+    report.diagnostics, report.errors = outcome.result.diagnostics, outcome.result.errors
+    report.messages.extend(outcome.rejected)
+    if outcome.applied and outcome.source != source.text:
+        report.fixed = outcome.applied
+        report.fixed_text = outcome.source
+        report.text = outcome.source
+        report.diff = unified_diff(source.text, outcome.source, display)
+    return report
+
+
+def process_file(path: Path, settings: Settings, mode: Mode, unsafe: bool,
+                 index: Optional[ProjectIndex] = None) -> FileReport:
+    display = display_path(path)
+    try:
+        source = read_source(path)
+    except SourceError as error:
+        return FileReport(display, [parse_error(display, error.line, error.column, str(error))])
+    report = process_source(source, display, settings, mode, unsafe, index, module_name(path, settings.root))
+    if mode is Mode.FIX and report.fixed_text is not None:
+        try:
+            write_atomic(source, report.fixed_text)
+        except WriteError as error:
+            report.messages.append(f"{display}: {error}")
+            report.fixed = 0
+            report.diff = ""
+            report.fixed_text = None
+            report.text = source.text
+            # What is on disk is the original: report what it holds.
+            result = lint_source(source.text, display, settings, index, *module_name(path, settings.root))
+            report.diagnostics, report.errors = result.diagnostics, result.errors
+    return report
+
+
+def process_stdin(raw: bytes, display: str, settings: Settings, mode: Mode, unsafe: bool,
+                  index: Optional[ProjectIndex] = None) -> FileReport:
+    try:
+        source = decode(raw, Path(display))
+    except SourceError as error:
+        return FileReport(display, [parse_error(display, error.line, error.column, str(error))])
+    report = process_source(source, display, settings, mode, unsafe, index,
+                            module_name(Path(display), settings.root))
+    if report.fixed_text is not None:
+        report.fixed_bytes = source.encode(report.fixed_text)
+    return report
+
+
+def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsafe: bool = False,
+        index: Optional[ProjectIndex] = None) -> list[FileReport]:
+    return [process_file(path, settings, mode, unsafe, index) for path in files]
+
+
+def unified_diff(before: str, after: str, path: str) -> str:
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 fromfile=f"a/{path}", tofile=f"b/{path}")
+    text = ""
+    for line in lines:
+        text += line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
+    return text

@@ -47,6 +47,7 @@ class Value:
     from_registry: Optional["Value"] = None  # SESSION: the scoped_session registry it came from
     factory: Optional["Value"] = None  # SESSION: the factory that opened it
     flask: bool = False  # managed by Flask-SQLAlchemy (``db.session``, ``db.engine``)
+    table: Optional[str] = None  # MODEL: its table name, when known
 
     @property
     def is_session_maker(self) -> bool:

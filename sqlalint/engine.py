@@ -6,6 +6,7 @@ triggers are never parsed.
 """
 from __future__ import annotations
 
+import ast
 import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional, Sequence
@@ -76,6 +77,21 @@ def parse_error(path: str, line: int, column: int, message: str) -> Diagnostic:
     return Diagnostic(PARSE_ERROR, message, path, line, column, line, column, name="parse-error")
 
 
+def syntax_error(path: str, source: str, error: cst.ParserSyntaxError) -> Diagnostic:
+    """SLA001 at Python's own line, column and message: libcst's native parser often points
+    a line late. When Python accepts what libcst rejects, say that it is libcst's limit."""
+    try:
+        compile(source, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as python_error:
+        line = python_error.lineno or 1
+        column = max(python_error.offset or 1, 1)
+        return parse_error(path, line, column, f"syntax error: {python_error.msg}")
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return parse_error(path, error.raw_line, error.raw_column + 1,
+                       f"cannot parse (libcst): {error.message}; not analysed")
+
+
 def selected_rules(settings: Settings, path: str) -> list[Rule]:
     codes = settings.selected([r.code for r in ALL_RULES], path)
     return [r for r in ALL_RULES if r.code in codes]
@@ -96,7 +112,10 @@ def worth_parsing(text: str | bytes, rules: Sequence[Rule], extra: Sequence[str]
 
 def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None,
                 index: Optional["ProjectIndex"] = None, module_name: str = "",
-                is_package: bool = False, rules: Optional[Sequence[Rule]] = None) -> LintResult:
+                is_package: bool = False, rules: Optional[Sequence[Rule]] = None, *,
+                noqa: bool = True) -> LintResult:
+    """``noqa=False`` reports suppressed findings too (for front ends that apply their own
+    noqa, such as flake8)."""
     settings = settings or Settings()
     rules = selected_rules(settings, path) if rules is None else rules
     result = LintResult()
@@ -106,8 +125,7 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        result.diagnostics.append(parse_error(path, error.raw_line, error.raw_column + 1,
-                                              f"syntax error: {error.message}"))
+        result.diagnostics.append(syntax_error(path, source, error))
         return result
     except RecursionError:
         result.diagnostics.append(parse_error(path, 1, 1, "too deeply nested for the parser; not analysed"))
@@ -136,6 +154,9 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
             if key in seen:  # one finding per offending node
                 continue
             seen.add(key)
+            if not noqa:
+                result.diagnostics.append(diagnostic)
+                continue
             if suppressions is None:
                 suppressions = Suppressions(source)
             if not suppressions.suppressed(diagnostic.line, diagnostic.code):

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import json
+import re
+import urllib.parse
 from collections import Counter
+from pathlib import Path
+from xml.etree import ElementTree
 from typing import Callable, Sequence
 
 import click
 
 from sqlalint.context import LineIndex
-from sqlalint.engine import Diagnostic, applicable
+from sqlalint.engine import PARSE_ERROR, Diagnostic, applicable
 from sqlalint.rule import Applicability
 from sqlalint.runner import FileReport
 
@@ -96,9 +100,150 @@ def format_statistics(reports: Sequence[FileReport], *, unsafe: bool, **_: objec
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+# -- CI formats: GitHub workflow annotations, SARIF 2.1.0, JUnit XML ---------------------
+
+def _github_data(text: str) -> str:
+    # GitHub's escaping (actions/toolkit, command.ts): data escapes %, \r, \n ...
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    # ... and a property value also escapes the separators ":" and ",".
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_github(reports: Sequence[FileReport], **_: object) -> str:
+    """One workflow annotation per finding: ``::warning file=...,line=...::message``."""
+    out = []
+    for _, d in all_diagnostics(reports):
+        level = "error" if d.code == PARSE_ERROR else "warning"
+        properties = {"file": Path(d.path).as_posix(), "line": d.line, "col": d.column,
+                      "endLine": d.end_line, "endColumn": d.end_column, "title": d.code}
+        fields = ",".join(f"{key}={_github_property(str(value))}" for key, value in properties.items())
+        out.append(f"::{level} {fields}::{_github_data(d.message)}")
+    return "".join(line + "\n" for line in out)
+
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+
+
+def _sarif_rules() -> list[dict]:
+    from sqlalint.rules import ALL_RULES
+
+    rules = [{"id": PARSE_ERROR, "name": "parse-error",
+              "shortDescription": {"text": "the file cannot be read, decoded or parsed"},
+              "fullDescription": {"text": "sqlalint could not read, decode or parse this file, so it was "
+                                          "not analysed."},
+              "defaultConfiguration": {"level": "error"}}]
+    for rule in ALL_RULES:
+        docs = rule.documentation()
+        what = docs.split("## What it does", 1)[-1].split("\n## ", 1)[0].strip() or rule.summary
+        rules.append({"id": rule.code, "name": rule.name, "shortDescription": {"text": rule.summary},
+                      "fullDescription": {"text": " ".join(what.split())},
+                      "help": {"text": docs, "markdown": docs}, "helpUri": rule_url(rule.code),
+                      "defaultConfiguration": {"level": "warning"},
+                      "properties": {"fix": rule.fixable.value if rule.fixable else "none"}})
+    return rules
+
+
+def _artifact(path: str) -> dict:
+    posix = Path(path).as_posix()
+    if Path(path).is_absolute():
+        return {"uri": Path(path).as_uri()}
+    return {"uri": urllib.parse.quote(posix), "uriBaseId": SRCROOT}
+
+
+def _region(lines: LineIndex, start: int, end: int) -> dict:
+    start_line, start_column = lines.position(start)
+    end_line, end_column = lines.position(end)
+    return {"startLine": start_line, "startColumn": start_column + 1,
+            "endLine": end_line, "endColumn": end_column + 1}
+
+
+def _sarif_result(report: FileReport, d: Diagnostic, rule_index: dict[str, int]) -> dict:
+    result: dict = {
+        "ruleId": d.code,
+        "level": "error" if d.code == PARSE_ERROR else "warning",
+        "message": {"text": d.message},
+        "locations": [{"physicalLocation": {
+            "artifactLocation": _artifact(d.path),
+            "region": {"startLine": d.line, "startColumn": d.column,
+                       "endLine": d.end_line, "endColumn": max(d.end_column, 1)}}}],
+    }
+    if d.code in rule_index:
+        result["ruleIndex"] = rule_index[d.code]
+    if d.fix is not None and d.fix.edits and report.text is not None:
+        lines = LineIndex(report.text)
+        result["fixes"] = [{
+            "description": {"text": d.fix.message},
+            "artifactChanges": [{"artifactLocation": _artifact(d.path), "replacements": [
+                {"deletedRegion": _region(lines, e.start, e.end), "insertedContent": {"text": e.content}}
+                for e in d.fix.edits]}],
+            "properties": {"applicability": d.fix.applicability.value},
+        }]
+    return result
+
+
+def format_sarif(reports: Sequence[FileReport], **_: object) -> str:
+    """SARIF 2.1.0 for code scanning: the rules' metadata, the findings and their fixes."""
+    from sqlalint import __version__
+
+    rules = _sarif_rules()
+    rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
+    notifications = [{"level": "error", "message": {"text": f"internal error in rule {e.code}: {e.message}"},
+                      "descriptor": {"id": e.code},
+                      "locations": [{"physicalLocation": {"artifactLocation": _artifact(e.path)}}]}
+                     for report in reports for e in report.errors]
+    run = {
+        "tool": {"driver": {"name": "sqlalint", "version": __version__, "semanticVersion": __version__,
+                            "informationUri": "https://github.com/sqlalint/sqlalint", "rules": rules}},
+        "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri().rstrip("/") + "/"}},
+        # Diagnostic columns count characters (code points), not UTF-16 units.
+        "columnKind": "unicodeCodePoints",
+        "invocations": [{"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}],
+        "results": [_sarif_result(report, d, rule_index) for report, d in all_diagnostics(reports)],
+    }
+    document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# Characters XML 1.0 cannot hold, even escaped.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def format_junit(reports: Sequence[FileReport], **_: object) -> str:
+    """JUnit XML: one test case per checked file, one failure per finding in it."""
+    failing = sum(1 for r in reports if r.diagnostics)
+    errors = sum(1 for r in reports if r.errors)
+    counts = {"tests": str(len(reports)), "failures": str(failing), "errors": str(errors)}
+    suites = ElementTree.Element("testsuites", {"name": "sqlalint", **counts})
+    suite = ElementTree.SubElement(suites, "testsuite", {"name": "sqlalint", **counts})
+    for report in reports:
+        case = ElementTree.SubElement(suite, "testcase", {"name": _xml_text(report.path), "classname": "sqlalint",
+                                                         "file": _xml_text(report.path)})
+        for d in report.diagnostics:
+            failure = ElementTree.SubElement(case, "failure", {"type": d.code, "message": _xml_text(
+                f"{d.code} {d.message}")})
+            failure.text = _xml_text(f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}")
+        for e in report.errors:
+            error = ElementTree.SubElement(case, "error", {"type": e.code, "message": _xml_text(
+                f"internal error in rule {e.code}")})
+            error.text = _xml_text(e.message)
+    ElementTree.indent(suites)
+    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
 FORMATS: dict[str, Callable[..., str]] = {
     "text": format_text,
     "json": format_json,
+    "github": format_github,
+    "sarif": format_sarif,
+    "junit": format_junit,
 }
 
 __all__ = ["FORMATS", "Applicability", "format_statistics", "rule_url"]

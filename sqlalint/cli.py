@@ -13,6 +13,7 @@ from sqlalint.config import ConfigError, Settings, load_settings, with_overrides
 from sqlalint.files import discover
 from sqlalint.index import ProjectIndex
 from sqlalint.output import FORMATS, format_statistics
+from sqlalint.progress import progress
 from sqlalint.rules import ALL_CODES, ALL_RULES, RULES_BY_CODE
 from sqlalint.runner import FileReport, Mode, process_stdin, run
 
@@ -87,7 +88,8 @@ def check(paths: Sequence[str], fix: bool, unsafe_fixes: Optional[bool], diff: b
         click.echo(f"sqlalint: error: {missing}: no such file or directory", err=True)
     if found.missing:
         sys.exit(EXIT_ERROR)
-    reports = run(found.files, settings, mode, unsafe, index)
+    with progress(len(found.files), output_format) as on_file_done:
+        reports = run(found.files, settings, mode, unsafe, index, on_file_done=on_file_done)
     if mode is Mode.DIFF:
         for report in reports:
             click.echo(report.diff, nl=False)

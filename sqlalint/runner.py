@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from sqlalint.config import Settings
 from sqlalint.engine import Diagnostic, InternalError, fix_source, lint_source, parse_error, selected_rules, \
@@ -104,8 +104,22 @@ def process_stdin(raw: bytes, display: str, settings: Settings, mode: Mode, unsa
 
 
 def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsafe: bool = False,
-        index: Optional[ProjectIndex] = None) -> list[FileReport]:
-    return [process_file(path, settings, mode, unsafe, index) for path in files]
+        index: Optional[ProjectIndex] = None, on_file_done: Optional[Callable[[FileReport], None]] = None
+        ) -> list[FileReport]:
+    """Lint or fix ``files``; reports in the order of ``files``. ``on_file_done`` (a progress
+    bar) is called once per file, as each is done."""
+    return _notify((process_file(path, settings, mode, unsafe, index) for path in files), on_file_done)
+
+
+def _notify(reports: Iterable[FileReport], on_file_done: Optional[Callable[[FileReport], None]]
+            ) -> list[FileReport]:
+    """Collect ``reports`` as they arrive, calling ``on_file_done`` on each."""
+    collected = []
+    for report in reports:
+        collected.append(report)
+        if on_file_done is not None:
+            on_file_done(report)
+    return collected
 
 
 def unified_diff(before: str, after: str, path: str) -> str:

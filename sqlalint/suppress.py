@@ -11,6 +11,7 @@ from typing import Optional
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _IGNORE = re.compile(r"#\s*sqlalint:\s*ignore\[(?P<codes>[^\]]*)\]")
+_ANY_NOQA = re.compile(r"noqa", re.IGNORECASE)  # `# NOQA` counts too
 _CODE = re.compile(r"[A-Z]+[0-9]+", re.IGNORECASE)
 
 ALL = "*"
@@ -21,7 +22,7 @@ class Suppressions:
 
     def __init__(self, source: str):
         self.by_line: dict[int, set[str]] = {}
-        if "noqa" not in source and "sqlalint:" not in source:
+        if "sqlalint:" not in source and not _ANY_NOQA.search(source):
             return
         comments, logical = self._scan(source)
         for line, text in comments:

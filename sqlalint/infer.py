@@ -180,8 +180,8 @@ class Inference:
             return self._annotation(binding.node.annotation.annotation, binding.scope)  # type: ignore[attr-defined]
         if kind == "with":
             manager = self.infer(binding.value, binding.scope) if binding.value is not None else None
-            if manager is not None and manager.kind is Kind.SESSION:
-                return manager  # Session.__enter__ returns the Session itself
+            if manager is not None and manager.kind in (Kind.SESSION, Kind.CONNECTION):
+                return manager  # Session/Connection.__enter__ return themselves (engine.begin() too)
             if manager is not None and manager.kind is Kind.FUNCTION and manager.yields is not None:
                 return manager.yields  # a @contextmanager that yields a Session
             return None

@@ -104,7 +104,8 @@ def _defined_before(ctx: "Context", binding_node: cst.CSTNode, top: cst.CSTNode)
 
 def is_module_constant(ctx: "Context", expr: cst.CSTNode, scope: Scope, top: cst.CSTNode) -> bool:
     """Would ``expr`` mean the same at module level, just before ``top``? Literals, and
-    names bound once at module level before ``top`` (and their attributes)."""
+    names bound once at module level before ``top`` (and their attributes), and SQLAlchemy
+    constructors of those (``sessionmaker(bind=engine)`` inside ``scoped_session(...)``)."""
     if isinstance(expr, (cst.SimpleString, cst.Integer, cst.Float)):
         return True
     if isinstance(expr, cst.ConcatenatedString):
@@ -118,6 +119,9 @@ def is_module_constant(ctx: "Context", expr: cst.CSTNode, scope: Scope, top: cst
                 and _defined_before(ctx, binding.node, top))
     if isinstance(expr, cst.Attribute):
         return is_module_constant(ctx, expr.value, scope, top)
+    if isinstance(expr, cst.Call):  # only SQLAlchemy's own constructors: no side effects moved
+        qualified = ctx.qualified_name(expr.func, scope) or ""
+        return qualified.startswith(sqla.SQLALCHEMY_MODULES) and call_is_module_constant(ctx, expr, scope, top)
     if isinstance(expr, (cst.Tuple, cst.List)):
         return all(is_module_constant(ctx, e.value, scope, top) for e in expr.elements
                    if isinstance(e, cst.Element))

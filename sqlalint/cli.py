@@ -11,7 +11,7 @@ import click
 from sqlalint import __version__
 from sqlalint.config import ConfigError, Settings, load_settings, with_overrides
 from sqlalint.files import discover
-from sqlalint.index import ProjectIndex
+from sqlalint.index import describe_fact, project_index
 from sqlalint.output import FORMATS, format_statistics
 from sqlalint.progress import progress
 from sqlalint.rules import ALL_CODES, ALL_RULES, RULES_BY_CODE
@@ -69,7 +69,7 @@ def check(paths: Sequence[str], fix: bool, unsafe_fixes: Optional[bool], diff: b
                               extend_select=_codes(extend_select, "--extend-select"))
     unsafe = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
     mode = Mode.DIFF if diff else Mode.FIX if fix else Mode.CHECK
-    index = ProjectIndex()
+    index = project_index(settings)
 
     if paths == ("-",):
         raw = sys.stdin.buffer.read()
@@ -133,6 +133,36 @@ def _finish(reports: Sequence[FileReport], settings: Settings, output_format: st
         sys.exit(EXIT_ERROR)
     remaining = sum(len(r.diagnostics) for r in reports)
     sys.exit(EXIT_FINDINGS if remaining and not exit_zero else EXIT_CLEAN)
+
+
+@cli.command("index")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read settings from this TOML file instead of the nearest pyproject.toml.")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the index cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to keep the cache (default: .sqlalint_cache at the project root).")
+def index_command(path: Optional[Path], config_file: Optional[Path], isolated: bool, no_cache: bool,
+                  cache_dir: Optional[Path]) -> None:
+    """Print what the project index inferred about the project holding PATH: engines,
+    session factories, models... each with file:line."""
+    try:
+        settings = load_settings(config_file, search_from=path or Path.cwd(), isolated=isolated)
+    except ConfigError as error:
+        click.echo(f"sqlalint: error: {error}", err=True)
+        sys.exit(EXIT_ERROR)
+    index = project_index(settings, no_cache=no_cache, cache_dir=cache_dir)
+    shown = 0
+    for qualified, value, where_path, where_line, imported in index.facts():
+        if imported and not where_path.endswith("__init__.py"):
+            continue  # a plain import, not a package's re-export
+        text, defined = describe_fact(index, qualified, value)
+        here = f"{where_path}:{where_line}"
+        click.echo(f"{here}: {text}" + (f" (re-exported from {defined})" if imported else ""))
+        shown += 1
+    click.echo(f"{shown} names from {index.files_parsed} of {index.files_total} files under {settings.root}",
+               err=True)
 
 
 @cli.command()

@@ -60,7 +60,7 @@ class Value:
             verb = "returns" if self.returns else "yields"
             return f"a function that {verb} {given.describe()}" if given else "a function"
         if self.detail:
-            article = "an" if self.detail[0] in "aeiou" else "a"
+            article = "an" if self.detail[0].lower() in "aeiou" else "a"
             return f"{article} {self.detail}"
         return self.kind.value
 

@@ -4,8 +4,9 @@ It reports what ``sqlalint check`` reports (same codes, lines, columns) for ever
 leaves what flake8 owns to flake8: selection (``--select``/``--ignore``/``per-file-ignores``),
 ``# noqa``, and syntax errors (E999). It never fixes. The ``[tool.sqlalint]`` keys that
 change what the analysis knows (models, factories, table sizes) are read from the nearest
-``pyproject.toml``, once per configuration file and process (flake8 ``-j`` runs plugins in
-worker processes).
+``pyproject.toml``, and the project index (what names defined in other modules are) is
+built as ``sqlalint check`` builds it: both once per project and process (flake8 ``-j``
+runs plugins in worker processes).
 """
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import functools
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence, Tuple
 
 from sqlalint import __version__
 from sqlalint.config import Settings, find_config, find_root, settings_from_file
 from sqlalint.engine import PARSE_ERROR, lint_source
 from sqlalint.files import module_name
-from sqlalint.index import ProjectIndex
+from sqlalint.index import ProjectIndex, project_index
 
 LOG = logging.getLogger(__name__)
 
@@ -31,19 +32,21 @@ def _config_for(folder: Path) -> Optional[Path]:
 
 
 @functools.lru_cache(maxsize=None)
-def _settings(config: Optional[Path], root: Path) -> Settings:
-    """Every rule selected; selection and per-file ignores are flake8's."""
+def _analysis(config: Optional[Path], root: Path) -> Tuple[Settings, ProjectIndex]:
+    """Every rule selected (selection and per-file ignores are flake8's), and the index."""
     settings = settings_from_file(config) if config is not None else Settings(root=root)
-    return replace(settings, select=("SLA",), extend_select=(), ignore=(), per_file_ignores=())
+    settings = replace(settings, select=("SLA",), extend_select=(), ignore=(), per_file_ignores=())
+    return settings, project_index(settings)
 
 
-def settings_for(filename: str) -> Settings:
-    """The settings for a file, from the nearest ``pyproject.toml`` with ``[tool.sqlalint]``.
-    A configuration error propagates: flake8 reports it as this plugin's failure."""
+def analysis_for(filename: str) -> Tuple[Settings, ProjectIndex]:
+    """The settings for a file, from the nearest ``pyproject.toml`` with ``[tool.sqlalint]``,
+    and its project's index. A configuration error propagates: flake8 reports it as this
+    plugin's failure."""
     path = Path(filename)
     folder = (path if path.is_absolute() else Path.cwd() / path).parent
     config = _config_for(folder)
-    return _settings(config, find_root(folder) if config is None else config.resolve().parent)
+    return _analysis(config, find_root(folder) if config is None else config.resolve().parent)
 
 
 class Plugin:
@@ -56,10 +59,10 @@ class Plugin:
         self.filename = filename
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
-        settings = settings_for(self.filename)
+        settings, index = analysis_for(self.filename)
         source = "".join(self.lines)
         module, is_package = module_name(Path(self.filename), settings.root)
-        result = lint_source(source, self.filename, settings, ProjectIndex(), module, is_package, noqa=False)
+        result = lint_source(source, self.filename, settings, index, module, is_package, noqa=False)
         for error in result.errors:
             LOG.warning("sqlalint: internal error in rule %s on %s: %s", error.code, error.path, error.message)
         for d in result.diagnostics:

@@ -392,12 +392,16 @@ class ProjectIndex:
                 summary = _cached_summary(data, cache_dir)
                 index.files_parsed += 1
                 name, is_package = module_name(path, root)
-                shown = _display(path)
-                if name:
-                    primary.setdefault(name, []).append(_Module(name, is_package, shown, summary))
                 alias, alias_package = _package_name(path)
+                if not name and not alias:
+                    continue
+                # One module per file, named as the linted file's model names it (relative
+                # imports resolve against that); also known by its package-chain name.
+                module = _Module(name or alias, is_package if name else alias_package, _display(path), summary)
+                if name:
+                    primary.setdefault(name, []).append(module)
                 if alias and alias != name:
-                    secondary.setdefault(alias, []).append(_Module(alias, alias_package, shown, summary))
+                    secondary.setdefault(alias, []).append(module)
             index._register(primary, secondary)
             names = set(index.trigger_names()) | configured
             names |= {m.rpartition(".")[2] for m, _ in index._fact_modules()}
@@ -444,6 +448,8 @@ class ProjectIndex:
         if qualified in self._lookup_memo:
             return self._lookup_memo[qualified]
         value = self._lookup(qualified, frozenset())
+        if not _interesting(value):
+            value = None  # a function that gives nothing known: nothing to say about it
         self._lookup_memo[qualified] = value
         return value
 

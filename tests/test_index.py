@@ -1,0 +1,259 @@
+"""The project index: cross-module facts, with path and line, for mini projects in fixtures/."""
+import functools
+import shutil
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from sqlalint.config import Settings
+from sqlalint.engine import lint_source
+from sqlalint.index import ProjectIndex, _value_key, project_index
+from sqlalint.infer import Inference, Kind
+from sqlalint.model import Model
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "index"
+
+
+@functools.lru_cache(maxsize=None)
+def index_of(name: str) -> ProjectIndex:
+    return project_index(Settings(root=FIXTURES / name), no_cache=True)
+
+
+@pytest.fixture(autouse=True)
+def at_fixtures(monkeypatch):
+    monkeypatch.chdir(FIXTURES)  # paths are shown relative to the working folder
+
+
+def where(value):
+    return (value.kind, value.name, value.path, value.line)
+
+
+def test_definitions_with_path_and_line():
+    index = index_of("flat")
+    db = "flat/app/db.py"
+    assert where(index.lookup("app.db.engine")) == (Kind.ENGINE, "engine", db, 7)
+    assert where(index.lookup("app.db.SessionLocal")) == (Kind.SESSION_FACTORY, "SessionLocal", db, 8)
+    assert where(index.lookup("app.db.registry")) == (Kind.SCOPED_REGISTRY, "registry", db, 9)
+    factory = index.lookup("app.db.AsyncSessionLocal")
+    assert (factory.is_async, factory.detail) == (True, "async_sessionmaker")
+    get_db = index.lookup("app.db.get_db")
+    assert where(get_db) == (Kind.FUNCTION, "get_db", db, 14)
+    assert get_db.returns is None and get_db.yields.kind is Kind.SESSION
+    assert get_db.yields.factory.name == "SessionLocal"
+    assert index.lookup("app.db.new_session").returns.kind is Kind.SESSION  # from `-> Session`
+    assert index.lookup("app.db.get_engine").returns.kind is Kind.ENGINE
+    assert index.lookup("app.db.helper") is None  # a function that gives nothing known
+    assert index.lookup("app.db.DATABASE_URL") is None
+
+
+def test_relative_imports_aliases_and_reexports():
+    index = index_of("flat")
+    for name in ("app.Maker", "app.database.SessionLocal", "app.relative.SL", "app.relative.database.SessionLocal"):
+        assert where(index.lookup(name)) == (Kind.SESSION_FACTORY, "SessionLocal", "flat/app/db.py", 8), name
+    one = index.lookup("app.relative.one")  # a file that never names SQLAlchemy: found by the fixpoint
+    assert b"sqlalchemy" not in (FIXTURES / "flat/app/relative.py").read_bytes()
+    assert where(one) == (Kind.FUNCTION, "one", "flat/app/relative.py", 8)
+    assert one.returns.factory.path == "flat/app/db.py"
+    assert {"SessionLocal", "Maker", "get_db", "engine"} <= set(index.trigger_names())
+
+
+def test_conditional_definitions_and_import_cycles_are_unknown():
+    index = index_of("flat")
+    assert index.lookup("app.conditional.SessionLocal") is None  # try/except ImportError
+    assert index.lookup("app.conditional.Factory") is None  # if/else
+    assert index.lookup("app.conditional.cached") is None
+    assert index.lookup("app.cycle_a.Other") is None  # a -> b -> a: no hang, unknown
+    assert index.lookup("app.cycle_b.Thing") is None
+    assert index.lookup("app.cycle_b.SessionLocal").kind is Kind.SESSION_FACTORY
+
+
+def test_registry_removed_through_an_alias():
+    index = index_of("flat")
+    assert index.registry_removed("app.db.registry")
+    assert index.registry_removed("app.web.Registry")  # the same registry, imported
+    assert index.removals("app.db.registry") == [("flat/app/web.py", 5)]
+    assert not index.registry_removed("app.db.SessionLocal")
+
+
+def test_models_and_tables():
+    flat, flask, src = index_of("flat"), index_of("flaskapp"), index_of("srclayout")
+    assert where(flat.lookup("app.models.Base")) == (Kind.BASE, "Base", "flat/app/models.py", 4)
+    assert flat.lookup("app.models.User").table == "users"
+    assert flat.lookup("app.models.Admin").table == "users"  # single-table inheritance
+    role = flask.lookup("webapp.models.UserRole")
+    assert (role.kind, role.flask, role.table) == (Kind.MODEL, True, "user_role")
+    assert flask.lookup("webapp.models.Named").table == "named_things"
+    assert flask.lookup("webapp.db").kind is Kind.FLASK_DB
+    assert src.lookup("shop.database.Hero").table == "hero"
+
+
+def test_src_layout_and_namespace_packages():
+    src = index_of("srclayout")
+    assert where(src.lookup("shop.database.engine")) == (Kind.ENGINE, "engine", "srclayout/src/shop/database.py", 3)
+    assert src.lookup("shop.api.session_dependency").returns.kind is Kind.SESSION
+    ns = index_of("namespace")
+    assert where(ns.lookup("ns.store.db.SessionLocal")) == (
+        Kind.SESSION_FACTORY, "SessionLocal", "namespace/ns/store/db.py", 3)
+
+
+SINGLE = '''\
+from contextlib import contextmanager
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.ext.asyncio import async_scoped_session, async_sessionmaker, create_async_engine
+from flask_sqlalchemy import SQLAlchemy
+
+engine = sa.create_engine("sqlite://")
+aengine = create_async_engine("sqlite+aiosqlite://")
+Factory = sessionmaker(engine)
+AFactory = async_sessionmaker(aengine)
+registry = scoped_session(Factory)
+aregistry = async_scoped_session(AFactory, scopefunc=id)
+global_session = Factory()
+from_registry = registry()
+db = SQLAlchemy()
+twice = Factory
+twice = None
+
+def get_db():
+    s = Factory()
+    try:
+        yield s
+    finally:
+        s.close()
+
+async def aget():
+    async with AFactory() as session:
+        yield session
+
+def annotated() -> Session:
+    return unknown()
+
+def engine_again():
+    return engine
+
+@contextmanager
+def scope():
+    with Factory() as session:
+        yield session
+
+def from_scope():
+    with scope() as session:
+        return session
+
+def flask_session():
+    return db.session
+
+def flask_engine():
+    return db.engine
+
+class Base(DeclarativeBase):
+    pass
+
+class Thing(Base):
+    __tablename__ = "things"
+    id = sa.Column(sa.Integer, primary_key=True)
+
+class Sub(Thing):
+    pass
+
+class Page(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+'''
+
+
+def test_values_match_single_file_inference(tmp_path):
+    """A name imported from another module is what inference makes of it locally."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "defs.py").write_text(SINGLE)
+    index = project_index(Settings(root=tmp_path), no_cache=True)
+    model = Model(cst.parse_module(SINGLE), "app.defs")
+    inference = Inference(model)
+    names = [n for n in model.root.bindings if model.root.bindings[n][0].kind != "import"]
+    compared = 0
+    nodes = [cst.Name(name) for name in names]  # kept alive: inference memoises by id()
+    for name, node in zip(names, nodes):
+        local = inference.infer(node, model.root)
+        if local is not None and local.kind is Kind.FUNCTION and local.returns is None and local.yields is None:
+            local = None  # the index lists only functions that give something known
+        assert _value_key(index.lookup(f"app.defs.{name}")) == _value_key(local), name
+        compared += local is not None
+    assert compared == 21
+
+
+def _project(tmp_path, files):
+    (tmp_path / "pyproject.toml").write_text("")
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_configured_factories_work_across_modules(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _project(tmp_path, {
+        "app/__init__.py": "from .factories import make_session, make_engine\n",
+        "app/factories.py": "from vendor import build\nmake_session = build()\nmake_engine = build()\n",
+        "app/use.py": ("import functools\nfrom app import make_session, make_engine\n\n"
+                       "@functools.lru_cache\ndef cached():\n    return make_session()\n\n"
+                       "@functools.lru_cache\ndef cached_engine():\n    return make_engine()\n"),
+    })
+    settings = Settings(root=tmp_path, select=("SLA201",), session_factories=frozenset({"app.factories.make_session"}),
+                        engine_factories=frozenset({"app.factories.make_engine"}))
+    index = project_index(settings, no_cache=True)
+    assert index.lookup("app.make_session").detail == "session factory (configured)"
+    assert index.lookup("app.use.cached").returns.kind is Kind.SESSION
+    assert index.lookup("app.use.cached_engine").returns.kind is Kind.ENGINE
+    source = (tmp_path / "app/use.py").read_text()
+    result = lint_source(source, "app/use.py", settings, index, "app.use")
+    assert [(d.code, d.line) for d in result.diagnostics] == [("SLA201", 4)]
+    # Without the index, the re-exported name is unknown: silent.
+    assert lint_source(source, "app/use.py", settings, None, "app.use").diagnostics == []
+
+
+def test_cache_is_keyed_by_content(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _project(tmp_path, {"app/__init__.py": "", "app/db.py": "from sqlalchemy.orm import sessionmaker\nS = sessionmaker()\n"})
+    settings = Settings(root=tmp_path)
+    first = project_index(settings)
+    cached = list((tmp_path / ".sqlalint_cache" / "index").rglob("*.json"))
+    assert len(cached) == 1
+    second = project_index(settings)
+    assert second.fingerprint() == first.fingerprint()
+    assert second.lookup("app.db.S").kind is Kind.SESSION_FACTORY
+    (tmp_path / "app/db.py").write_text("from sqlalchemy import create_engine\nS = create_engine('x')\n")
+    third = project_index(settings)
+    assert third.lookup("app.db.S").kind is Kind.ENGINE
+    assert third.fingerprint() != first.fingerprint()
+    shutil.rmtree(tmp_path / ".sqlalint_cache")
+    project_index(settings, no_cache=True)
+    assert not (tmp_path / ".sqlalint_cache").exists()
+
+
+def test_check_one_file_uses_the_whole_project(cli):
+    code, out, err = cli("check", "--isolated", "--select", "SLA201", "app/cached.py", cwd=FIXTURES / "flat")
+    assert code == 1, err
+    lines = [line for line in out.splitlines() if "SLA201" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("app/cached.py:6:1: SLA201 ")
+    assert "`SessionLocal` is a sessionmaker, app/db.py:8" in lines[0]
+
+
+def test_conditional_import_stays_silent(cli):
+    code, out, err = cli("check", "--isolated", "--select", "SLA201", "app/conditional.py", cwd=FIXTURES / "flat")
+    assert (code, err) == (0, "")
+
+
+def test_index_command(cli):
+    code, out, err = cli("index", "--no-cache", cwd=FIXTURES / "flat")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert "app/__init__.py:1: app.Maker: a sessionmaker (re-exported from app/db.py:8)" in lines
+    assert "app/db.py:9: app.db.registry: a scoped_session registry; .remove() at app/web.py:5" in lines
+    assert "app/db.py:14: app.db.get_db: a function that yields a Session" in lines
+    assert "app/models.py:8: app.models.User: a mapped model (table users)" in lines
+    assert not any("conditional" in line or "cycle" in line for line in lines)
+    assert "17 names from 9 of 9 files" in err

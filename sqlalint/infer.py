@@ -7,6 +7,7 @@ that comes from somewhere the analysis cannot see, or an import it does not know
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Optional
 
@@ -276,13 +277,15 @@ class Inference:
             qualified = self.model.qualified_name(base.value, scope)
             if qualified in sqla.DECLARATIVE_BASE_CLASSES:
                 if _declares_table(node) or _has_table_keyword(node):
-                    return Value(Kind.MODEL, node=node, name=node.name.value)
+                    table = _table_name(node) or (node.name.value.lower() if _has_table_keyword(node) else None)
+                    return Value(Kind.MODEL, node=node, name=node.name.value, table=table)
                 return Value(Kind.BASE, node=node, name=node.name.value, detail="declarative base")
             parent = self.infer(base.value, scope)
             if parent is not None and parent.kind in (Kind.BASE, Kind.MODEL):
                 if parent.kind is Kind.BASE and not _declares_table(node) and _is_abstract(node):
                     return Value(Kind.BASE, node=node, name=node.name.value, detail="declarative base")
-                return Value(Kind.MODEL, node=node, name=node.name.value, flask=parent.flask)
+                return Value(Kind.MODEL, node=node, name=node.name.value, flask=parent.flask,
+                             table=_model_table(node, parent))
         return None
 
     def _annotation(self, annotation: cst.BaseExpression, scope: Scope) -> Optional[Value]:
@@ -320,6 +323,46 @@ def _declares_table(node: cst.ClassDef) -> bool:
                        for t in targets):
                     return True
     return False
+
+
+def _table_name(node: cst.ClassDef) -> Optional[str]:
+    """The literal ``__tablename__ = "x"`` or ``__table__ = Table("x", ...)`` of a class."""
+    for statement in node.body.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Assign):
+                target, value = small.targets[0].target, small.value
+            elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                target, value = small.target, small.value
+            else:
+                continue
+            if not isinstance(target, cst.Name):
+                continue
+            if target.value == "__table__" and isinstance(value, cst.Call) and value.args:
+                value = value.args[0].value
+            elif target.value != "__tablename__":
+                continue
+            if isinstance(value, cst.SimpleString) and isinstance(value.evaluated_value, str):
+                return value.evaluated_value
+    return None
+
+
+_CAMEL = re.compile(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))")
+
+
+def _model_table(node: cst.ClassDef, parent: Value) -> Optional[str]:
+    """A model's table: its literal name; else a subclass without its own primary key shares
+    its parent model's table (single-table inheritance); else Flask-SQLAlchemy's default
+    snake_case of the class name (``UserRole`` -> ``user_role``)."""
+    table = _table_name(node)
+    if table is not None:
+        return table
+    if parent.kind is Kind.MODEL and not _declares_table(node):
+        return parent.table
+    if parent.flask:
+        return _CAMEL.sub(r"_\1", node.name.value).lower().lstrip("_")
+    return None
 
 
 def _has_table_keyword(node: cst.ClassDef) -> bool:

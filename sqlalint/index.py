@@ -497,7 +497,7 @@ class ProjectIndex:
                     if entry[0] == "x":
                         continue
                     value = self.lookup(f"{module_name}.{name}")
-                    if _interesting(value):
+                    if _interesting(value) and value.path is not None:  # not SQLAlchemy's own names
                         facts.append((f"{module_name}.{name}", value, module.path, entry[-1], entry[0] == "i"))
             facts.sort(key=lambda fact: (fact[2], fact[3], fact[0]))
             self._facts = facts

@@ -203,11 +203,11 @@ def _fstring(strings: list, node: cst.BaseExpression) -> Optional[Built]:
 
 
 def _unescape(raw: str, prefix: str, quote: str) -> Optional[str]:
-    try:
-        value = ast.literal_eval(f"{prefix}{quote}{raw}{quote}")
+    try:  # the space keeps a piece that ends with a quote (``= '{x}'``) from closing the literal
+        value = ast.literal_eval(f"{prefix}{quote}{raw} {quote}")
     except (SyntaxError, ValueError):
         return None
-    return value if isinstance(value, str) else None
+    return value[:-1] if isinstance(value, str) else None
 
 
 _PERCENT = re.compile(r"%(?:\((\w+)\))?([-#0 +]*\d*(?:\.\d+)?)([a-zA-Z%])")
@@ -362,7 +362,18 @@ def is_constant(ctx, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> 
             return False
         return is_constant(ctx, binding.value, binding.scope, depth + 1)
     if isinstance(expr, cst.Attribute):
-        return bool(_CONSTANT_NAME.match(expr.attr.value)) or expr.attr.value == "__tablename__"
+        if _CONSTANT_NAME.match(expr.attr.value) or expr.attr.value == "__tablename__":
+            return True
+        owner = expr.value
+        if isinstance(owner, cst.Name):
+            binding = ctx.model.single_binding(owner.value, scope)
+            if binding is not None and binding.kind == "param" and owner.value == "cls":
+                return True  # a class attribute read in a classmethod: the class's setting
+            if binding is not None and binding.kind == "class":
+                attr = ctx.model.scope_of_node[binding.node].bindings.get(expr.attr.value, [])
+                return len(attr) == 1 and attr[0].kind in ("assign", "annassign") and attr[0].value is not None \
+                    and is_constant(ctx, attr[0].value, attr[0].scope, depth + 1)
+        return False
     built = built_string(expr)
     if built is not None:
         return all(is_constant(ctx, v, scope, depth + 1) for v in built.values)

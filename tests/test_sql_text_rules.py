@@ -39,6 +39,18 @@ def find(name):
     with engine.connect() as conn:
         return conn.execute(text(sql)).all()
 """,
+    "triple-quoted-unknown-receiver": """\
+from sqlalchemy import create_engine, text
+
+def find(name, connection=None):
+    sql = f'''
+        SELECT id FROM users
+        WHERE name = '{name}'
+        ORDER BY id
+    '''
+    with create_engine(DB_URL).connect() as connection:
+        return connection.execute(text(sql)).all()
+""",
     "percent-text-alone": """\
 import sqlalchemy as sa
 

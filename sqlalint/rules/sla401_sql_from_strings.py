@@ -75,10 +75,15 @@ TABLE = "users"
 
 class Queries:
     COLUMNS = "id, name"
+    threshold: float = 0.5
+
+    @classmethod
+    def tune(cls, session: Session):
+        session.execute(text(f"SET similarity_threshold = {cls.threshold}"))
 
 def run(session: Session, name, cursor):
     session.execute(text("SELECT * FROM users WHERE name = :name"), {"name": name})
-    session.execute(text(f"SELECT {Queries.COLUMNS} FROM {TABLE} LIMIT {10}"))
+    session.execute(text(f"SELECT {Queries.COLUMNS} FROM {TABLE} WHERE x > {Queries.threshold} LIMIT {10}"))
     session.execute(text("SELECT 1 " + "FROM dual"))
     cursor.execute(f"SELECT * FROM users WHERE name = '{name}'")
     message = f"hello {name}"

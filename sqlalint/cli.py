@@ -191,6 +191,29 @@ def explain(code: str) -> None:
     click.echo(f"# {rule.name} ({rule.code})\n\nFix: {fix}\n\n{rule.documentation()}")
 
 
+@cli.command("table-sizes")
+@click.option("--url", required=True, help="SQLAlchemy database URL (PostgreSQL, MySQL/MariaDB, SQLite).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the JSON here (the `table-sizes` setting reads it); default: stdout.")
+def table_sizes(url: str, output: Optional[Path]) -> None:
+    """Read row estimates of every table of a real database into JSON."""
+    from sqlalint.table_sizes import TableSizesError, read_table_sizes, to_json
+
+    try:
+        text = to_json(read_table_sizes(url))
+    except TableSizesError as error:
+        click.echo(f"sqlalint: error: {error}", err=True)
+        sys.exit(EXIT_ERROR)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        click.echo(f"sqlalint: error: cannot write {output}: {error.strerror}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="sqlalint", standalone_mode=True)

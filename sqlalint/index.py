@@ -33,7 +33,8 @@ from typing import Any, Iterable, Iterator, Optional
 from sqlalint import sqla
 from sqlalint.infer import Kind, Value, constructed_kind
 
-SUMMARY_VERSION = "1"
+SUMMARY_VERSION = "2"
+MAX_CHAIN = 40  # re-export hops followed before giving up (silence)
 ANCHORS = (b"sqlalchemy", b"sqlmodel", b"flask_sqlalchemy")
 CACHE_SUBDIR = "index"
 _COMPOUND = (ast.If, ast.Try, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)
@@ -49,7 +50,8 @@ _CAMEL = re.compile(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))")
 # -- summaries: ast -> JSON-able facts about one module's top level -----------------------
 
 def _expr(node: Optional[ast.AST]) -> Any:
-    """A tiny expression form: ["n", name], ["a", base, attr], ["c", func], ["w", inner]."""
+    """A tiny expression form: ["n", name], ["a", base, attr], ["c", func(, class_ keyword)],
+    ["w", inner]."""
     if isinstance(node, ast.Name):
         return ["n", node.id]
     if isinstance(node, ast.Attribute):
@@ -57,7 +59,11 @@ def _expr(node: Optional[ast.AST]) -> Any:
         return ["a", base, node.attr] if base is not None else None
     if isinstance(node, ast.Call):
         func = _expr(node.func)
-        return ["c", func] if func is not None else None
+        if func is None:
+            return None
+        # ``sessionmaker(class_=AsyncSession)`` makes async sessions: keep that keyword.
+        class_ = next((_expr(k.value) for k in node.keywords if k.arg == "class_"), None)
+        return ["c", func, class_] if class_ is not None else ["c", func]
     if isinstance(node, ast.Await):
         inner = _expr(node.value)
         return ["w", inner] if inner is not None else None
@@ -540,8 +546,8 @@ class ProjectIndex:
         return self._lookup(qualified, seen)
 
     def _lookup(self, qualified: str, seen: frozenset) -> Optional[Value]:
-        if qualified in seen:
-            return None  # an import cycle
+        if qualified in seen or len(seen) > MAX_CHAIN:
+            return None  # an import cycle, or a chain of re-exports too long to be worth following
         seen = seen | {qualified}
         if qualified in self.session_factories or qualified in self.engine_factories:
             return self._qualified(qualified, seen)
@@ -616,6 +622,9 @@ class ProjectIndex:
         where = {"path": module.path, "line": line, "name": name}
         for base in info["bases"]:
             qualified = self._qualname(base, module, None)
+            if qualified in sqla.FLASK_SQLALCHEMY:  # class AppSQLAlchemy(SQLAlchemy)
+                return Value(Kind.FUNCTION, returns=Value(Kind.FLASK_DB, detail="Flask-SQLAlchemy extension"),
+                             **where)
             if qualified in sqla.DECLARATIVE_BASE_CLASSES:
                 if info["declares"] or info["table_kw"]:
                     table = info["tablename"] or (name.lower() if info["table_kw"] else None)
@@ -708,6 +717,9 @@ class ProjectIndex:
                 made = constructed_kind(qualified)
                 if made is not None:
                     kind, is_async, detail = made
+                    if kind is Kind.SESSION_FACTORY and len(expr) > 2 and \
+                            self._qualname(expr[2], module, function) in sqla.ASYNC_SESSION_CLASSES:
+                        is_async, detail = True, "sessionmaker(class_=AsyncSession)"
                     return Value(kind, is_async=is_async, detail=detail, path=module.path, line=line)
             callee = self._eval(func, module, function, seen, line)
             if callee is None:

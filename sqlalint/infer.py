@@ -251,6 +251,8 @@ class Inference:
             made = constructed_kind(qualified)
             if made is not None:
                 kind, is_async, detail = made
+                if kind is Kind.SESSION_FACTORY and self._makes_async_sessions(call, scope):
+                    is_async, detail = True, "sessionmaker(class_=AsyncSession)"
                 return Value(kind, is_async=is_async, node=call, detail=detail)
         callee = self.infer(func, scope)
         if callee is None:
@@ -272,9 +274,18 @@ class Inference:
                 return Value(Kind.FUNCTION, node=callee.node, yields=callee.yields)
         return None
 
+    def _makes_async_sessions(self, call: cst.Call, scope: Scope) -> bool:
+        """``sessionmaker(engine, class_=AsyncSession)``: the 1.4 spelling of async_sessionmaker."""
+        return any(arg.keyword is not None and arg.keyword.value == "class_"
+                   and self.model.qualified_name(arg.value, scope) in sqla.ASYNC_SESSION_CLASSES
+                   for arg in call.args)
+
     def _infer_class(self, node: cst.ClassDef, scope: Scope) -> Optional[Value]:
         for base in node.bases:
             qualified = self.model.qualified_name(base.value, scope)
+            if qualified in sqla.FLASK_SQLALCHEMY:  # class AppSQLAlchemy(SQLAlchemy): calling it makes a `db`
+                return Value(Kind.FUNCTION, node=node, name=node.name.value,
+                             returns=Value(Kind.FLASK_DB, detail="Flask-SQLAlchemy extension"))
             if qualified in sqla.DECLARATIVE_BASE_CLASSES:
                 if _declares_table(node) or _has_table_keyword(node):
                     table = _table_name(node) or (node.name.value.lower() if _has_table_keyword(node) else None)

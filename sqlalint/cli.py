@@ -52,10 +52,15 @@ def cli() -> None:
 @click.option("--stdin-filename", help="The path to report for source read from stdin (`-`).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to keep the cache (default: .sqlalint_cache at the project root).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Processes for large runs (default: the CPUs).")
 def check(paths: Sequence[str], fix: bool, unsafe_fixes: Optional[bool], diff: bool, output_format: str,
           statistics: bool, config_file: Optional[Path], isolated: bool, select: Optional[str],
           extend_select: Optional[str], ignore: Optional[str], stdin_filename: Optional[str],
-          exit_zero: bool, quiet: bool) -> None:
+          exit_zero: bool, quiet: bool, no_cache: bool = False, cache_dir: Optional[Path] = None,
+          jobs: Optional[int] = None) -> None:
     """Lint PATHS (files or folders; default: the current folder; `-` for stdin)."""
     paths = tuple(paths) or (".",)
     first = Path(stdin_filename) if (paths == ("-",) and stdin_filename) else Path(paths[0] if paths[0] != "-" else ".")
@@ -69,7 +74,7 @@ def check(paths: Sequence[str], fix: bool, unsafe_fixes: Optional[bool], diff: b
                               extend_select=_codes(extend_select, "--extend-select"))
     unsafe = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
     mode = Mode.DIFF if diff else Mode.FIX if fix else Mode.CHECK
-    index = project_index(settings)
+    index = project_index(settings, no_cache=no_cache, cache_dir=cache_dir)
 
     if paths == ("-",):
         raw = sys.stdin.buffer.read()
@@ -88,8 +93,13 @@ def check(paths: Sequence[str], fix: bool, unsafe_fixes: Optional[bool], diff: b
         click.echo(f"sqlalint: error: {missing}: no such file or directory", err=True)
     if found.missing:
         sys.exit(EXIT_ERROR)
+    cache = None
+    if not no_cache and mode is Mode.CHECK:
+        from sqlalint.cache import ResultCache, default_folder
+
+        cache = ResultCache(cache_dir or default_folder(settings.root), settings, index.fingerprint())
     with progress(len(found.files), output_format) as on_file_done:
-        reports = run(found.files, settings, mode, unsafe, index, on_file_done=on_file_done)
+        reports = run(found.files, settings, mode, unsafe, index, cache=cache, jobs=jobs, on_file_done=on_file_done)
     if mode is Mode.DIFF:
         for report in reports:
             click.echo(report.diff, nl=False)

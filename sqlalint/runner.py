@@ -6,13 +6,16 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence
 
 from sqlalint.config import Settings
 from sqlalint.engine import Diagnostic, InternalError, fix_source, lint_source, parse_error, selected_rules, \
     worth_parsing
 from sqlalint.files import SourceError, SourceFile, WriteError, decode, module_name, read_source, write_atomic
 from sqlalint.index import ProjectIndex
+
+if TYPE_CHECKING:
+    from sqlalint.cache import ResultCache
 
 
 class Mode(Enum):
@@ -103,12 +106,94 @@ def process_stdin(raw: bytes, display: str, settings: Settings, mode: Mode, unsa
     return report
 
 
+# Below this many files to lint (after cache hits), one process: forking costs more.
+POOL_MIN_FILES = 32
+
+
 def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsafe: bool = False,
-        index: Optional[ProjectIndex] = None, on_file_done: Optional[Callable[[FileReport], None]] = None
+        index: Optional[ProjectIndex] = None, cache: Optional["ResultCache"] = None,
+        jobs: Optional[int] = None, on_file_done: Optional[Callable[[FileReport], None]] = None
         ) -> list[FileReport]:
-    """Lint or fix ``files``; reports in the order of ``files``. ``on_file_done`` (a progress
-    bar) is called once per file, as each is done."""
-    return _notify((process_file(path, settings, mode, unsafe, index) for path in files), on_file_done)
+    """Lint or fix ``files``; reports in the order of ``files``. ``cache`` serves and stores
+    CHECK results only; ``jobs`` processes (default: the CPUs) share a large run.
+    ``on_file_done`` (a progress bar) is called once per file, as each is done."""
+    if cache is not None and mode is not Mode.CHECK:
+        cache = None
+    reports: list[Optional[FileReport]] = [None] * len(files)
+    keys: dict[int, str] = {}
+    if cache is not None:
+        cache.prune()
+        for position, path in enumerate(files):
+            hit, key = _cached(cache, path, settings)
+            if hit is not None:
+                reports[position] = hit
+                _notify([hit], on_file_done)
+            elif key is not None:
+                keys[position] = key
+    pending = [position for position, report in enumerate(reports) if report is None]
+    jobs = jobs or os.cpu_count() or 1
+    todo = [files[position] for position in pending]
+    if jobs > 1 and len(todo) >= POOL_MIN_FILES:
+        done = _in_pool(todo, settings, mode, unsafe, index, jobs, on_file_done)
+    else:
+        done = _notify((process_file(path, settings, mode, unsafe, index) for path in todo), on_file_done)
+    for position, report in zip(pending, done):
+        reports[position] = report
+        if cache is not None and position in keys and not report.errors and not report.messages:
+            from sqlalint.cache import encode_report
+
+            cache.put(keys[position], encode_report(report.diagnostics, report.text is not None))
+    return reports  # type: ignore[return-value]
+
+
+def _cached(cache: "ResultCache", path: Path, settings: Settings) -> tuple[Optional[FileReport], Optional[str]]:
+    """The cached report of ``path`` and its key; (None, key) on a miss, (None, None) when
+    the file cannot be read (process_file reports why)."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None, None
+    display = display_path(path)
+    key = cache.key(raw, display, module_name(path, settings.root))
+    entry = cache.get(key)
+    if entry is None:
+        return None, key
+    from sqlalint.cache import decode_diagnostics
+
+    report = FileReport(display, decode_diagnostics(entry))
+    if entry.get("text"):
+        try:
+            report.text = decode(raw, path).text
+        except SourceError:
+            return None, key
+    return report, key
+
+
+_POOL_ARGS: tuple = ()
+
+
+def _pool_init(*args: object) -> None:
+    global _POOL_ARGS
+    _POOL_ARGS = args
+
+
+def _pool_work(path: Path) -> FileReport:
+    return process_file(path, *_POOL_ARGS)
+
+
+def _in_pool(files: Sequence[Path], settings: Settings, mode: Mode, unsafe: bool,
+             index: Optional[ProjectIndex], jobs: int,
+             on_file_done: Optional[Callable[[FileReport], None]] = None) -> list[FileReport]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    context = multiprocessing.get_context(method)
+    workers = min(jobs, len(files))
+    chunk = max(1, min(16, len(files) // (workers * 8)))
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_init,
+                             initargs=(settings, mode, unsafe, index)) as pool:
+        return _notify(pool.map(_pool_work, files, chunksize=chunk), on_file_done)
 
 
 def _notify(reports: Iterable[FileReport], on_file_done: Optional[Callable[[FileReport], None]]

@@ -20,6 +20,10 @@ class SessionNotClosed(Rule):
     `finally` included) and does not leave the function (returned, yielded, stored on `self`
     or a global, passed to another call).
 
+    A Session bound to a connection it was lent (`Session(bind=op.get_bind())` in an
+    Alembic migration) owns no pooled connection and is not reported; only a bind known to
+    be an Engine, or none, is.
+
     ## Why is this bad?
     A Session holds a pooled connection from its first query until it is closed. Left to the
     garbage collector, the connection stays checked out (often "idle in transaction") for as
@@ -93,6 +97,12 @@ def make_session():
 def handed_on(repository):
     session = Session()
     repository.use(session)
+
+def migrate(op, other):
+    session = Session(bind=op.get_bind())
+    session.execute(1)
+    nested = Session(bind=other.connection())
+    nested.commit()
 
 class Service:
     def __init__(self):
@@ -200,7 +210,7 @@ def nested(flag):
                 if statement is None:
                     continue
                 opener = _session_opener(ctx, call, scope)
-                if opener is None:
+                if opener is None or _borrowed_bind(ctx, call, scope):
                     continue
                 if fate(ctx, call, ("close",)) is not Fate.DROPPED:
                     continue
@@ -240,6 +250,18 @@ def _session_opener(ctx: Context, call: cst.Call, scope: Scope) -> Optional[Valu
     if callee.kind is Kind.FUNCTION and _fresh_session(callee.returns):
         return callee
     return None
+
+
+def _borrowed_bind(ctx: Context, call: cst.Call, scope: Scope) -> bool:
+    """``Session(bind=connection)``: a Session on a connection it was lent (Alembic's
+    ``op.get_bind()``, another Session's ``connection()``) checks nothing out of a pool, so
+    leaving it unclosed leaks nothing. Only a bind known to be an Engine is reported."""
+    for position, arg in enumerate(call.args):
+        if (arg.keyword is None and position == 0 and not arg.star) or (
+                arg.keyword is not None and arg.keyword.value == "bind"):
+            bound = ctx.infer(arg.value, scope)
+            return bound is None or bound.kind is not Kind.ENGINE
+    return False
 
 
 def _fresh_session(value: Optional[Value]) -> bool:

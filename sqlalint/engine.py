@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import libcst as cst
 
+from sqlalint import prefilter
 from sqlalint.config import Settings
 from sqlalint.context import Context
 from sqlalint.infer import Inference
@@ -110,6 +111,15 @@ def worth_parsing(text: str | bytes, rules: Sequence[Rule], extra: Sequence[str]
     return anchored and any(t in data for r in rules for t in r.triggers)
 
 
+def _could_match(source: str, rules: Sequence[Rule], settings: Settings,
+                 index: Optional["ProjectIndex"]) -> bool:
+    """The stdlib-ast prefilter (sqlalint/prefilter.py), asked only about the rules whose
+    byte triggers the file holds."""
+    data = source.encode("utf-8", "surrogatepass")
+    hit = [r for r in rules if any(t in data for t in r.triggers)]
+    return prefilter.could_match(source, hit, prefilter.project_names(settings, index))
+
+
 def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None,
                 index: Optional["ProjectIndex"] = None, module_name: str = "",
                 is_package: bool = False, rules: Optional[Sequence[Rule]] = None, *,
@@ -121,6 +131,8 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
     result = LintResult()
     extra = index.trigger_names() if index is not None else ()
     if not rules or not worth_parsing(source, rules, extra):
+        return result
+    if prefilter.enabled() and not _could_match(source, rules, settings, index):
         return result
     try:
         tree = cst.parse_module(source)

@@ -188,7 +188,7 @@ class _Finder:
             return Spawn(call, PROCESS, scope, call)  # forks whatever the start method
         if qualified in TO_THREAD:
             args = _positional(call)
-            return self._handing(call, scope, THREAD, call, args[:1], [a.value for a in args[1:]]) if args else None
+            return self._handing(call, scope, THREAD, call, [a.value for a in args[:1]], [a.value for a in args[1:]]) if args else None
         if qualified in PROCESS_CLASSES or self._context_attr(call.func, scope, "Process"):
             if self.fork_free:
                 return None
@@ -210,7 +210,7 @@ class _Finder:
             if future is None:
                 return None
             args = _positional(call)
-            return self._handing(call, scope, future.kind, future.call, args[:1], [])
+            return self._handing(call, scope, future.kind, future.call, [a.value for a in args[:1]], [])
         return None
 
     def _thread(self, call: cst.Call, scope: Scope, qualified: str) -> Optional[Spawn]:
@@ -235,10 +235,11 @@ class _Finder:
             func = args[index].value
         if method in DIRECT_ARGS:
             passed = [a.value for a in args[index + 1:] if a.star == ""]
-        elif method in ("apply", "apply_async"):
-            passed = _elements(_keyword(call, "args") or (args[1].value if len(args) > 1 and args[1].keyword is None
-                                                          else None))
-            passed += _elements(_keyword(call, "kwds"))
+        elif method in ("apply", "apply_async"):  # apply_async(func, args=(), kwds={})
+            positional = _positional(call)
+            extra = [a.value for a in positional[index + 1:index + 3]]
+            passed = _elements(_keyword(call, "args") or (extra[0] if extra else None))
+            passed += _elements(_keyword(call, "kwds") or (extra[1] if len(extra) > 1 else None))
         else:
             passed = []  # map-like: each item is handed over; not a direct argument
         spawn = self._handing(call, scope, pool.kind, pool.call, [func], passed)

@@ -19,7 +19,7 @@ class GlobalSession(Rule):
     `session = SessionLocal()`, `Session(engine)`, `sessionmaker(...)()`, or a
     `scoped_session` registry called at import time. Factories (`sessionmaker`,
     `async_sessionmaker`), registries (`scoped_session`) and Flask-SQLAlchemy's `db.session`
-    are fine.
+    are fine, and so is a script's Session opened under `if __name__ == "__main__":`.
 
     ## Why is this bad?
     A Session made at import time is shared by every caller and every thread of the process
@@ -89,6 +89,10 @@ class Repository:
 
     def __init__(self):
         self.session = SessionLocal()
+
+if __name__ == "__main__":
+    session = SessionLocal()
+    session.close()
 """),
     ]
     invalid = [
@@ -158,6 +162,8 @@ session.info["main"] = True
                     session = ctx.infer(binding.value, scope)
                     if session is None or session.kind is not Kind.SESSION or session.flask:
                         continue
+                    if _in_main_block(ctx, binding.node):
+                        continue  # a script's own unit of work, not a Session importers share
                     yield Report(binding.node, self._message(ctx, binding, session),
                                  self._fix(ctx, binding, session))
 
@@ -198,6 +204,18 @@ session.info["main"] = True
             return None
         return Fix(f"Use the registry `{registry[0]}` and drop the global Session", Applicability.UNSAFE,
                    [*removal[0], *changes], removal[1])
+
+
+def _in_main_block(ctx: Context, node: cst.CSTNode) -> bool:
+    """Is ``node`` under ``if __name__ == "__main__":``?"""
+    for ancestor in ctx.model.ancestors(node):
+        if isinstance(ancestor, cst.If) and isinstance(ancestor.test, cst.Comparison):
+            test = ancestor.test
+            sides = [test.left, *(c.comparator for c in test.comparisons)]
+            if any(isinstance(s, cst.Name) and s.value == "__name__" for s in sides) and any(
+                    isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__" for s in sides):
+                return True
+    return False
 
 
 def _remove_statement(ctx: Context, small: cst.BaseSmallStatement) -> Optional[tuple[list, list]]:

@@ -1,0 +1,29 @@
+"""A pooled run gives the same reports, in the same order, as a serial one."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sqlalint import runner
+from sqlalint.config import Settings
+from sqlalint.runner import run
+
+CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
+
+
+@pytest.mark.skipif(not CASES.is_dir(), reason="../shared/cases is not beside the checkout")
+def test_pool_equals_serial(tmp_path, monkeypatch):
+    for n in range(2):
+        shutil.copytree(CASES, tmp_path / f"copy{n}")
+    (tmp_path / "copy0" / "broken.py").write_text("import sqlalchemy\nengine = (\n")
+    files = sorted(tmp_path.rglob("*.py"))
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(root=tmp_path)
+    monkeypatch.setattr(runner, "POOL_MIN_FILES", 4)
+    serial = run(files, settings, jobs=1)
+    pooled = run(files, settings, jobs=2)
+    assert [r.path for r in pooled] == [r.path for r in serial]
+    assert [(r.diagnostics, r.errors, r.text) for r in pooled] == [(r.diagnostics, r.errors, r.text) for r in serial]
+    assert any(r.diagnostics for r in serial)

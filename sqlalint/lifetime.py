@@ -133,14 +133,21 @@ def call_is_module_constant(ctx: "Context", call: cst.Call, scope: Scope, top: c
             and all(arg.star == "" and is_module_constant(ctx, arg.value, scope, top) for arg in call.args))
 
 
+# Names already given out in this lint pass, per model: fixes of one pass are applied
+# together, so two hoists must not pick the same free name.
+_GIVEN: "weakref.WeakKeyDictionary[Model, set[str]]" = weakref.WeakKeyDictionary()
+
+
 def unused_name(ctx: "Context", base: str) -> str:
-    taken = set()
+    given = _GIVEN.setdefault(ctx.model, set())
+    taken = set(given)
     for scope in ctx.model.scopes():
         taken.update(scope.bindings)
         taken.update(name.value for name in scope.names)
     name, n = base, 2
     while name in taken:
         name, n = f"{base}_{n}", n + 1
+    given.add(name)
     return name
 
 

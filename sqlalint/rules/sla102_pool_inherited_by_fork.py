@@ -223,9 +223,10 @@ def fork(item_id):
         where = ctx.where(engine)
         proof = f"`{engine.name}` ({engine.describe()}" + (f", {where})" if where else ")")
         via = f" through `{name}`" if name != engine.name else ""
-        engine_name = engine.name or "engine"
+        engine_name = engine.name if engine.kind is Kind.ENGINE and engine.name else "engine"
+        made = ", created in the parent" if engine.kind is Kind.ENGINE else ", bound to an engine created in the parent"
         return (f"`{ctx.code(origin.func)}(...)` forks child processes that run {runner}, which uses "
-                f"{proof}{via} created in the parent: the children inherit its pooled connections "
+                f"{proof}{via}{made}: the children inherit its pooled connections "
                 f"and share their sockets; call `{engine_name}.dispose(close=False)` in an `initializer` "
                 f"or at the start of the child")
 
@@ -235,6 +236,9 @@ def _pooled_engine(ctx: Context, value: Optional[Value], depth: int = 0) -> Opti
     (or scoped_session registry) ``value`` is bound to."""
     if value is None or depth > 3 or value.flask:
         return None
+    if value.node is None and value.path is not None and value.kind in (
+            Kind.ENGINE, Kind.SESSION_FACTORY, Kind.SCOPED_REGISTRY):
+        return value  # defined in another module (project index): made at import, in the parent
     if value.kind is Kind.ENGINE:
         call = _value_call(value)
         if call is None or not value.name:

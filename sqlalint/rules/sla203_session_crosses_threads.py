@@ -265,7 +265,8 @@ async def handler(engine):
         if registry is not None:
             advice = f"use the registry `{registry[0]}` itself inside {runner}"
         else:
-            advice = f"open a Session inside {runner} (`with {_factory_call(ctx, session) or 'SessionLocal()'} as session:`)"
+            advice = (f"open a Session inside {runner} "
+                      f"(`with {_factory_call(ctx, session) or 'SessionLocal()'} as {binding.name}:`)")
         return (f"`{binding.name}` is {where} Session ({_describe(ctx, session)}) used by {runner}, which "
                 f"runs in another thread (`{_head(ctx, spawn.call)}`, {ctx.path}:{start}): a Session is not "
                 f"thread-safe; {advice}")

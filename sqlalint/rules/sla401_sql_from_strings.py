@@ -204,7 +204,8 @@ def rows(table, city):
         values = [v for v in built.values if not is_constant(ctx, v, scope)]
         if not values:
             return None
-        listed = ", ".join(f"`{ctx.code(v)}`" for v in values[:3]) + (", ..." if len(values) > 3 else "")
+        codes = list(dict.fromkeys(ctx.code(v) for v in values))
+        listed = ", ".join(f"`{c}`" for c in codes[:3]) + (", ..." if len(codes) > 3 else "")
         target = found.call if found is not None else text_call
         where = (f"passed to `{ctx.code(found.call.func)}()` ({ctx.evidence(found.receiver)})"
                  if found is not None and found.receiver.name else

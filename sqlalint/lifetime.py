@@ -97,9 +97,14 @@ def top_statement(ctx: "Context", node: cst.CSTNode) -> Optional[cst.CSTNode]:
 
 
 def _defined_before(ctx: "Context", binding_node: cst.CSTNode, top: cst.CSTNode) -> bool:
+    """Bound by a plain module-level statement above ``top`` (not under ``if TYPE_CHECKING:``,
+    ``try:`` or any other block, which may not run)."""
     statement = top_statement(ctx, binding_node)
+    if statement is None or any(isinstance(a, cst.BaseCompoundStatement) and a is not binding_node
+                                for a in ctx.model.ancestors(binding_node)):
+        return False
     body = list(ctx.tree.body)
-    return statement is not None and statement in body and body.index(statement) < body.index(top)
+    return body.index(statement) < body.index(top)
 
 
 def is_module_constant(ctx: "Context", expr: cst.CSTNode, scope: Scope, top: cst.CSTNode) -> bool:

@@ -216,3 +216,20 @@ async def get_engine():
     found = check_source(source, "app.py", SELECT)
     assert [(d.code, d.line) for d in found] == [("SLA101", 5)]
     assert found[0].fix is None
+
+
+def test_no_hoist_of_names_bound_under_a_block():
+    source = """\
+from typing import TYPE_CHECKING
+from sqlalchemy import create_engine
+
+if TYPE_CHECKING:
+    from app.settings import URL
+
+
+def health():
+    create_engine(URL).connect()
+"""
+    found = check_source(source, "app.py", SELECT)
+    assert [(d.code, d.line, d.column) for d in found] == [("SLA101", 9, 5)]
+    assert found[0].fix is None

@@ -56,7 +56,7 @@ class EnginePerCall(Rule):
     arguments must be hashable).
 
     ## Options
-    - `engine-factories`: callables the analysis cannot see into that return an Engine.
+    None.
     """
 
     code = "SLA101"

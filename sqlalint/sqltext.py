@@ -357,9 +357,10 @@ def is_constant(ctx, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> 
         if expr.value in ("True", "False", "None") or _CONSTANT_NAME.match(expr.value):
             return True
         binding = ctx.model.single_binding(expr.value, scope)
-        if binding is None or binding.scope.kind not in ("module", "class") \
-                or binding.kind not in ("assign", "annassign") or binding.value is None:
+        if binding is None or binding.kind not in ("assign", "annassign") or binding.value is None:
             return False
+        if binding.scope.kind not in ("module", "class"):  # a local bound once to a literal
+            return plain_string(binding.value) is not None or isinstance(binding.value, (cst.Integer, cst.Float))
         return is_constant(ctx, binding.value, binding.scope, depth + 1)
     if isinstance(expr, cst.Attribute):
         if _CONSTANT_NAME.match(expr.attr.value) or expr.attr.value == "__tablename__":
@@ -382,14 +383,29 @@ def is_constant(ctx, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> 
 
 # -- rewriting ---------------------------------------------------------------------------
 
-def string_literal(value: str, quote: str, like: cst.BaseExpression) -> cst.SimpleString:
-    """A str literal for ``value`` in ``quote`` when it can be written plainly, else repr()."""
-    plain = "\\" not in value and quote not in value and not value.endswith(quote[0])
-    if plain and (len(quote) == 3 or "\n" not in value and "\r" not in value):
-        text = f"{quote}{value}{quote}"
-    else:
-        text = repr(value)
-    return cst.SimpleString(text, lpar=getattr(like, "lpar", []), rpar=getattr(like, "rpar", []))
+def string_literal(pieces: list, quote: str, like: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """A literal for text pieces and kept expressions (``{TABLE}``): a plain literal in
+    ``quote`` when it can be written so (else repr()), an f-string when expressions are kept
+    (None when that cannot be written plainly)."""
+    def plain(value: str) -> bool:
+        return "\\" not in value and quote not in value and (len(quote) == 3 or not re.search(r"[\r\n]", value))
+
+    parens = {"lpar": getattr(like, "lpar", []), "rpar": getattr(like, "rpar", [])}
+    if all(isinstance(p, str) for p in pieces):
+        value = "".join(pieces)
+        text = f"{quote}{value}{quote}" if plain(value) and not value.endswith(quote[0]) else repr(value)
+        return cst.SimpleString(text, **parens)
+    out = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            out.append(piece.replace("{", "{{").replace("}", "}}"))
+        else:
+            out.append("{" + cst.Module([]).code_for_node(piece) + "}")
+    body = "".join(out)
+    if not plain(body) or body.endswith(quote[0]) or any(
+            not isinstance(p, str) and re.search(r"['\"\\\n]", cst.Module([]).code_for_node(p)) for p in pieces):
+        return None
+    return cst.parse_expression(f"f{quote}{body}{quote}").with_changes(**parens)
 
 
 def has_comment(code: str) -> bool:

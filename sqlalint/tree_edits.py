@@ -114,8 +114,8 @@ def add_import(ctx: "Context", module: str, name: str, qualified: frozenset,
     root = model.root
     for current in _visible_scopes(scope):
         for bound, bindings in current.bindings.items():
-            if any(b.kind == "import" and b.qualified in qualified for b in bindings) \
-                    and model.single_binding(bound, scope) is not None:
+            seen = model.single_binding(bound, scope) if any(b.kind == "import" for b in bindings) else None
+            if seen is not None and seen.kind == "import" and seen.qualified in qualified:
                 return bound, None
     for bound, bindings in root.bindings.items():
         if len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualified == module \
@@ -129,7 +129,8 @@ def add_import(ctx: "Context", module: str, name: str, qualified: frozenset,
             continue
         for small in statement.body:
             if (isinstance(small, cst.ImportFrom) and not small.relative and small.module is not None
-                    and dotted_name(small.module) == module and not isinstance(small.names, cst.ImportStar)):
+                    and dotted_name(small.module) == module and not isinstance(small.names, cst.ImportStar)
+                    and "#" not in ctx.code(small)):  # commas would carry comments along
                 names = list(small.names)
                 last = names[-1]
                 if small.rpar is None:

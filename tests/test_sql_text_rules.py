@@ -135,6 +135,10 @@ def _ctx(source):
     ('"""Doc."""\nimport os\n\nx = 1\n', "text", '"""Doc."""\nimport os\nfrom sqlalchemy import text\n\nx = 1\n'),
     ("# header\nx = 1\n", "text", "# header\nfrom sqlalchemy import text\nx = 1\n"),
     ("text = 'clash'\n", None, None),
+    ("from sqlalchemy import (  # core\n    select,\n)\n", "text",
+     "from sqlalchemy import (  # core\n    select,\n)\nfrom sqlalchemy import text\n"),
+    ("from sqlalchemy.sql import text\nimport sqlalchemy\n", "text", None),
+    ("import sqlalchemy\n\ndef f():\n    text = 1\n", "sqlalchemy.text", None),
 ])
 def test_add_import(source, expected_name, expected):
     ctx = _ctx(source)

@@ -155,6 +155,28 @@ def by_email(email, city):
 def query(kind):
     return sa.text("SELECT * FROM items WHERE kind = :kind").bindparams(kind=kind)  # error
 """),
+        # Constants stay in the text.
+        Example("""\
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+USERS = "users"
+
+async def find(session: AsyncSession, name, limit):
+    columns = "id, name"
+    sql = f"SELECT {columns} FROM {USERS} WHERE name = '{name}' LIMIT {limit}"
+    return (await session.execute(text(sql))).all()  # error
+""", fixed="""\
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+USERS = "users"
+
+async def find(session: AsyncSession, name, limit):
+    columns = "id, name"
+    sql = f"SELECT {columns} FROM {USERS} WHERE name = :name LIMIT :limit"
+    return (await session.execute(text(sql), {"name": name, "limit": limit})).all()  # error
+"""),
         # Identifiers cannot be bound (display-only); exec_driver_sql has no fix.
         Example("""\
 from sqlalchemy import create_engine, text
@@ -232,10 +254,11 @@ def _fix(ctx: Context, scope: Scope, built: Built, found: Optional[Execution], t
     if existing is False:
         return None
     existing_keys: list[str] = existing[1] if existing else []  # type: ignore[index]
-    rewritten = _rewrite(ctx, built, set(existing_keys))
+    rewritten = _rewrite(ctx, scope, built, set(existing_keys))
     if rewritten is None:
         return None
-    sql, params, all_values = rewritten
+    pieces, params, all_values = rewritten
+    sql = "".join(p if isinstance(p, str) else " CONSTANT " for p in pieces)
     already = [n for n in bind_names(sql) if n not in {name for name, _ in params}]
     if already and (text_call is None or not set(already) <= set(existing_keys)):
         return None  # ``:x`` in the text that only text() would read as a bind
@@ -243,7 +266,9 @@ def _fix(ctx: Context, scope: Scope, built: Built, found: Optional[Execution], t
         statement_node = found.arg.value if found is not None and text_call is None else text_call.args[0].value  # type: ignore[union-attr]
         if len(uses_of(ctx, variable)) != 1 or not _simple_assign(ctx, variable):
             return None
-    literal = string_literal(sql, built.quote, built.node)
+    literal = string_literal(pieces, built.quote, built.node)
+    if literal is None:
+        return None
     changes: list[NodeChange] = []
     if variable is not None:
         changes.append((built.node, literal))
@@ -328,8 +353,9 @@ def _existing_params(found: Optional[Execution]):
     return None
 
 
-def _rewrite(ctx: Context, built: Built, taken: set[str]):
-    """(new SQL, [(name, value)], every value in a value position) or None."""
+def _rewrite(ctx: Context, scope: Scope, built: Built, taken: set[str]):
+    """(pieces of the new SQL: text or kept constant expressions, [(name, value)], every
+    value in a value position) or None."""
     parts = list(built.parts)
     names: dict[str, str] = {}  # value code -> parameter name
     params: list[tuple[str, cst.BaseExpression]] = []
@@ -337,6 +363,15 @@ def _rewrite(ctx: Context, built: Built, taken: set[str]):
     for i, part in enumerate(parts):
         if isinstance(part, str):
             continue
+        if is_constant(ctx, part, scope):
+            literal = plain_string(part)
+            if literal is not None:
+                parts[i] = literal
+            elif isinstance(part, (cst.Integer, cst.Float)):
+                parts[i] = part.value
+            elif not isinstance(part, (cst.Name, cst.Attribute)):
+                return None
+            continue  # a constant stays in the text (``{USERS_TABLE}``)
         before = parts[i - 1] if i > 0 and isinstance(parts[i - 1], str) else ""
         after = parts[i + 1] if i + 1 < len(parts) and isinstance(parts[i + 1], str) else ""
         if i > 0 and not isinstance(parts[i - 1], str) or i + 1 < len(parts) and not isinstance(parts[i + 1], str):
@@ -365,7 +400,17 @@ def _rewrite(ctx: Context, built: Built, taken: set[str]):
             names[code] = name
             params.append((name, part))
         parts[i] = f":{name}"
-    return "".join(parts), params, all_values  # type: ignore[arg-type]
+    return _merge(parts), params, all_values
+
+
+def _merge(parts: list) -> list:
+    merged: list = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return merged
 
 
 def _simple_assign(ctx: Context, binding: Binding) -> bool:

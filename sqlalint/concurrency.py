@@ -27,6 +27,7 @@ Target = Union[cst.FunctionDef, cst.Lambda]
 
 THREAD_CLASSES = frozenset({"threading.Thread", "threading.Timer"})
 PROCESS_CLASSES = frozenset({
+    "billiard.Process",
     "multiprocessing.Process",
     "multiprocessing.context.Process",
     "multiprocessing.process.BaseProcess",
@@ -42,9 +43,11 @@ PROCESS_POOLS = frozenset({
     "concurrent.futures.process.ProcessPoolExecutor",
     "multiprocessing.Pool",
     "multiprocessing.pool.Pool",
+    "billiard.Pool",
+    "billiard.pool.Pool",
 })
 FORKS = frozenset({"os.fork", "os.forkpty"})
-GET_CONTEXT = frozenset({"multiprocessing.get_context"})
+GET_CONTEXT = frozenset({"multiprocessing.get_context", "billiard.get_context"})
 LOOP_GETTERS = frozenset({"asyncio.get_event_loop", "asyncio.get_running_loop", "asyncio.new_event_loop",
                           "asyncio.events.get_event_loop", "asyncio.events.get_running_loop"})
 TO_THREAD = frozenset({"asyncio.to_thread", "asyncio.threads.to_thread"})
@@ -186,9 +189,9 @@ class _Finder:
             return self._thread(call, scope, qualified)
         if qualified in FORKS:
             return Spawn(call, PROCESS, scope, call)  # forks whatever the start method
-        if qualified in TO_THREAD:
-            args = _positional(call)
-            return self._handing(call, scope, THREAD, call, [a.value for a in args[:1]], [a.value for a in args[1:]]) if args else None
+        if qualified in TO_THREAD:  # asyncio.to_thread(func, *args)
+            values = [a.value for a in _positional(call)]
+            return self._handing(call, scope, THREAD, call, values[:1], values[1:]) if values else None
         if qualified in PROCESS_CLASSES or self._context_attr(call.func, scope, "Process"):
             if self.fork_free:
                 return None
@@ -227,12 +230,12 @@ class _Finder:
     def _pool_task(self, call: cst.Call, scope: Scope, pool: Pool, method: str) -> Optional[Spawn]:
         args = call.args
         index = POOL_METHODS[method]
-        if len(args) <= index or args[index].keyword is not None and args[index].keyword.value not in ("fn", "func"):
+        if len(args) > index and args[index].keyword is None:
+            func = args[index].value
+        else:
             func = _keyword(call, "fn") or _keyword(call, "func")
             if func is None:
                 return None
-        else:
-            func = args[index].value
         if method in DIRECT_ARGS:
             passed = [a.value for a in args[index + 1:] if a.star == ""]
         elif method in ("apply", "apply_async"):  # apply_async(func, args=(), kwds={})
@@ -244,7 +247,7 @@ class _Finder:
             passed = []  # map-like: each item is handed over; not a direct argument
         spawn = self._handing(call, scope, pool.kind, pool.call, [func], passed)
         if spawn is not None and pool.initializer is not None:
-            init = self._resolve_callable(pool.initializer, scope)
+            init = self._resolve_callable(pool.initializer, self.model.scope(pool.call))
             if init is not None:
                 spawn.initializers.append(init[0])
         return spawn
@@ -319,8 +322,9 @@ class _Finder:
                 return None
             if initializer is None:
                 positional = _positional(call)
+                # multiprocessing.Pool(processes, initializer, ...)
                 initializer = positional[1].value if len(positional) > 1 and qualified in (
-                    "multiprocessing.Pool", "multiprocessing.pool.Pool") else None
+                    "multiprocessing.Pool", "multiprocessing.pool.Pool", "billiard.Pool") else None
             return Pool(call, PROCESS, initializer)
         return None
 
@@ -402,11 +406,6 @@ class _Finder:
         if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "submit":
             return self.pool(expr.func.value, scope)
         return None
-
-
-def binding_of(ctx: "Context", name: cst.Name) -> Optional[Binding]:
-    """The single binding a loaded name refers to."""
-    return ctx.model.single_binding(name.value, ctx.model.scope(name))
 
 
 

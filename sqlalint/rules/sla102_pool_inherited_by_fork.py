@@ -13,7 +13,12 @@ from sqlalint.rule import Example, Report, Rule
 
 # Hooks that run code in every forked child: a module that installs one is taken to handle
 # the inherited pool there.
-AT_FORK = frozenset({"os.register_at_fork", "multiprocessing.util.register_after_fork"})
+AT_FORK = frozenset({
+    "os.register_at_fork",
+    "multiprocessing.util.register_after_fork",
+    "billiard.util.register_after_fork",
+    "kombu.utils.compat.register_after_fork",
+})
 
 
 class PoolInheritedByFork(Rule):

@@ -222,14 +222,16 @@ async def handler(engine):
 
     # -- a Session handed over as an argument ----------------------------------------------
     def _passed(self, ctx: Context, spawn: Spawn) -> Optional[Report]:
+        named = [t for t in spawn.targets if isinstance(t, cst.FunctionDef)]
+        runner = f"`{named[0].name.value}`" if named else "the function that runs in the thread"
         for expr in spawn.passed:
             session = _shared_session(ctx, expr, spawn.scope)
             if session is not None:
-                name = ctx.code(expr)
+                binding = ctx.model.single_binding(expr.value, spawn.scope) if isinstance(expr, cst.Name) else None
                 return Report(spawn.call, (
-                    f"`{name}` ({_describe(ctx, session)}) is handed to another thread by "
+                    f"`{ctx.code(expr)}`{_proof(ctx, session, binding)} is handed to another thread by "
                     f"`{_head(ctx, spawn.call)}`: a Session is not thread-safe; open a Session "
-                    f"inside the function that runs in the thread instead"))
+                    f"inside {runner} instead"))
         return None
 
     # -- a global or captured Session used in the thread-run function ----------------------
@@ -262,12 +264,16 @@ async def handler(engine):
         where = "a global" if binding.scope.kind in ("module", "class") else "a captured"
         runner = f"`{target.name.value}`" if isinstance(target, cst.FunctionDef) else "a lambda"
         registry = registry_for(ctx, session)
+        factory = _factory_call(ctx, session)
         if registry is not None:
             advice = f"use the registry `{registry[0]}` itself inside {runner}"
+        elif isinstance(target, cst.Lambda):
+            advice = "hand the thread a function that opens its own Session instead"
+        elif factory is not None:
+            advice = f"open a Session inside {runner} (`with {factory} as {binding.name}:`)"
         else:
-            advice = (f"open a Session inside {runner} "
-                      f"(`with {_factory_call(ctx, session) or 'SessionLocal()'} as {binding.name}:`)")
-        return (f"`{binding.name}` is {where} Session ({_describe(ctx, session)}) used by {runner}, which "
+            advice = f"open a new Session inside {runner} from a session factory"
+        return (f"`{binding.name}` is {where} Session{_proof(ctx, session, binding)} used by {runner}, which "
                 f"runs in another thread (`{_head(ctx, spawn.call)}`, {ctx.path}:{start}): a Session is not "
                 f"thread-safe; {advice}")
 
@@ -291,13 +297,17 @@ def _shared_session(ctx: Context, expr: cst.CSTNode, scope: Scope) -> Optional[V
     return value
 
 
-def _describe(ctx: Context, session: Value) -> str:
+def _proof(ctx: Context, session: Value, binding: Optional[Binding]) -> str:
+    """" (opened from `SessionLocal`, a sessionmaker defined at app/db.py:12)": where the
+    Session comes from, as far as known; empty when nothing is."""
     source = session.from_registry or session.factory
     if source is not None and source.name:
         where = ctx.where(source)
-        return f"opened from `{source.name}`, {source.describe()}" + (f" defined at {where}" if where else "")
+        return f" (opened from `{source.name}`, {source.describe()}" + (f" defined at {where})" if where else ")")
+    if binding is not None and binding.kind == "param":
+        return f" (a parameter of `{binding.scope.name}`, {ctx.path}:{ctx.line(binding.node)})"
     where = ctx.where(session)
-    return f"opened at {where}" if where else "a Session"
+    return f" (opened at {where})" if where else ""
 
 
 def _head(ctx: Context, call: cst.Call) -> str:

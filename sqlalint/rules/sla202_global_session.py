@@ -180,9 +180,8 @@ session.info["main"] = True
         if registry is not None:
             advice = f"use the registry `{registry[0]}` itself in functions, it proxies to each thread's Session"
         else:
-            factory = source.name if source is not None and source.name and source.is_session_maker else "SessionLocal"
             opener = "async with" if session.is_async else "with"
-            advice = f"open a Session per unit of work instead (`{opener} {factory}() as session:`)"
+            advice = f"open a Session per unit of work instead (`{opener} {ctx.code(binding.value)} as session:`)"
         return (f"`{binding.name}` is a Session opened {where}{proof}: every caller and every thread "
                 f"shares it; {advice}")
 

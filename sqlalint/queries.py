@@ -108,7 +108,7 @@ class ChainReader:
             return None
         chain.is_async = chain.is_async or is_async
         for name, call in reversed(outer):
-            if not self._apply(chain, name, call):
+            if not self._apply(chain, name, call, scope):
                 return None
         return chain
 
@@ -177,7 +177,7 @@ class ChainReader:
         else:
             return None
         for name, call in reversed(outer):
-            if not self._apply(chain, name, call):
+            if not self._apply(chain, name, call, scope):
                 return None
         return chain
 
@@ -201,6 +201,11 @@ class ChainReader:
                 return False
             chain.models.append((value, owner))
         return True
+
+    def _is_model_or_relationship(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        owner = expr.value if isinstance(expr, cst.Attribute) else expr
+        value = self.ctx.infer(owner, scope)
+        return value is not None and value.kind is Kind.MODEL
 
     # -- variables ----------------------------------------------------------------------
     def _history(self, name: cst.Name, scope: Scope, read) -> Optional[Chain]:
@@ -255,13 +260,13 @@ class ChainReader:
         """``stmt.where(...).limit(...)`` applied to the variable itself: only its methods."""
         chain = Chain("refinement")
         while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
-            if not self._apply(chain, expr.func.attr.value, expr):
+            if not self._apply(chain, expr.func.attr.value, expr, scope):
                 return None
             expr = expr.func.value
         return chain if isinstance(expr, cst.Name) and expr.value == name else None
 
     # -- methods ------------------------------------------------------------------------
-    def _apply(self, chain: Chain, name: str, call: cst.Call) -> bool:
+    def _apply(self, chain: Chain, name: str, call: cst.Call, scope: Scope) -> bool:
         """Record one method call; False when it is not one the analysis understands."""
         chain.methods.append(name)
         if name in NARROWING:
@@ -272,9 +277,13 @@ class ChainReader:
             if any(a.keyword is not None and a.keyword.value in STREAMING_OPTIONS for a in call.args):
                 chain.streamed = True
         elif name in ("join", "outerjoin", "join_from", "outerjoin_from"):
-            # An explicit ON clause may carry a filter: treat it as bounded (stay silent).
-            if len([a for a in call.args if a.keyword is None]) > (2 if name.endswith("_from") else 1) \
-                    or any(a.keyword is not None and a.keyword.value == "onclause" for a in call.args):
+            # Joining a model (or a relationship) keeps every row; an explicit ON clause or a
+            # joined subquery may filter: treat those as bounded (stay silent).
+            positional = [a.value for a in call.args if a.keyword is None]
+            target = positional[1 if name.endswith("_from") else 0] if len(positional) > name.endswith("_from") else None
+            if len(positional) > (2 if name.endswith("_from") else 1) or target is None \
+                    or any(a.keyword is not None and a.keyword.value == "onclause" for a in call.args) \
+                    or not self._is_model_or_relationship(target, scope):
                 chain.narrowed = True
         elif name not in NEUTRAL:
             return False

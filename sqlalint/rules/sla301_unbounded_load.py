@@ -84,7 +84,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str]
 
-def bounded(kind, size):
+def bounded(kind, size, kinds):
     with SessionLocal() as session:
         a = session.query(Event).filter(Event.kind == kind).all()
         b = session.scalars(select(Event).where(Event.kind == kind)).all()
@@ -98,7 +98,8 @@ def bounded(kind, size):
         for event in session.scalars(select(Event).execution_options(yield_per=500)):
             print(event)
         e = session.query(Event).first()
-        return a, b, c, d, e
+        f = session.query(Event).join(kinds.subquery()).all()
+        return a, b, c, d, e, f
 
 def unknown(session, query):
     return session.query(Event).all(), query.all()

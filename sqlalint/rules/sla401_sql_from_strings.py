@@ -17,7 +17,7 @@ from sqlalint.tree_edits import add_import, uses_of
 _VALUE_BEFORE = re.compile(r"(?:<=|>=|<>|!=|=|<|>|\b(?:LIKE|ILIKE|LIMIT|OFFSET|BETWEEN|THEN|ELSE))\s*$",
                            re.IGNORECASE)
 # ... or an item of a VALUES (...) list.
-_IN_VALUES = re.compile(r"\bVALUES\s*\([^()]*[(,]\s*$", re.IGNORECASE)
+_IN_VALUES = re.compile(r"\bVALUES\s*\((?:[^()]*,)?\s*$", re.IGNORECASE)
 _PARAMS_KEYWORDS = ("params", "parameters")
 
 
@@ -376,12 +376,14 @@ def _rewrite(ctx: Context, scope: Scope, built: Built, taken: set[str]):
         after = parts[i + 1] if i + 1 < len(parts) and isinstance(parts[i + 1], str) else ""
         if i > 0 and not isinstance(parts[i - 1], str) or i + 1 < len(parts) and not isinstance(parts[i + 1], str):
             return None  # two values side by side: one SQL token built from both
+        # The SQL before the value (earlier values as placeholders), for quotes and context.
+        prefix = "".join(p if isinstance(p, str) else " :p " for p in parts[:i])
         quoted = before.endswith("'") and after.startswith("'")
         if quoted:
-            before, after = before[:-1], after[1:]
-        elif before.endswith(("'", '"')) or after.startswith(("'", '"')):
-            return None  # part of a longer quoted text ('%{x}%'): not one value
-        if not quoted and not (_VALUE_BEFORE.search(before) or _IN_VALUES.search(before)):
+            before, after, prefix = before[:-1], after[1:], prefix[:-1]
+        if prefix.count("'") % 2 or before.endswith('"') or after.startswith(("'", '"')):
+            return None  # inside a longer quoted text ('%{x}%') or a quoted identifier
+        if not quoted and not (_VALUE_BEFORE.search(prefix) or _IN_VALUES.search(prefix)):
             all_values = False  # an identifier or a fragment of SQL: cannot be bound
         if after[:1].isalnum() or after[:1] == "_":
             return None

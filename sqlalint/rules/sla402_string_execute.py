@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import libcst as cst
@@ -9,6 +10,8 @@ from sqlalint.context import Context
 from sqlalint.rule import Applicability, Example, Fix, Report, Rule
 from sqlalint.sqltext import bind_names, execution, module_string
 from sqlalint.tree_edits import add_import
+
+_DBAPI_PLACEHOLDER = re.compile(r"%(?:\(\w+\))?s|\?")
 
 
 class StringExecute(Rule):
@@ -118,6 +121,16 @@ from sqlalchemy.orm import Session
 def touch(session: Session):
     session.execute(sa.text("UPDATE users SET note = 'at :id'"))  # error
 """),
+        # The driver's placeholders with parameters: text() would not fill them, no fix.
+        Example("""\
+from sqlalchemy import create_engine
+
+engine = create_engine("sqlite://")
+
+def find(user_id):
+    with engine.begin() as conn:
+        return conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).all()  # error
+"""),
     ]
 
     def check(self, ctx: Context) -> Iterator[Report]:
@@ -131,8 +144,11 @@ def touch(session: Session):
                     continue
                 binds = bind_names(sql)
                 fix = None
+                # ``conn.execute("... %s", (x,))`` passed the driver's own placeholders in 1.x:
+                # text() would not fill them.
+                driver_style = len(call.args) > 1 and _DBAPI_PLACEHOLDER.search(sql) is not None
                 imported = add_import(ctx, "sqlalchemy", "text", sqla.TEXT_CONSTRUCTORS, scope)
-                if imported is not None:
+                if imported is not None and not driver_style:
                     name, import_change = imported
                     wrapped = cst.Call(cst.parse_expression(name), args=[cst.Arg(found.arg.value)])
                     changes = [(found.arg.value, wrapped)]
@@ -141,7 +157,10 @@ def touch(session: Session):
                     fix = Fix(f"Wrap the string in `{name}()`",
                               Applicability.UNSAFE if binds else Applicability.SAFE, changes)
                 receiver = f" ({ctx.evidence(found.receiver)})" if found.receiver.name else ""
-                caution = (f"; `text()` reads {', '.join(':' + b for b in dict.fromkeys(binds))} as bind "
-                           "parameters (escape a literal colon as `\\:`)" if binds else "")
+                if driver_style:
+                    caution = "; its `%s`/`?` placeholders must become `:name` parameters"
+                else:
+                    caution = (f"; `text()` reads {', '.join(':' + b for b in dict.fromkeys(binds))} as bind "
+                               "parameters (escape a literal colon as `\\:`)" if binds else "")
                 yield Report(call, f"A plain string passed to `{ctx.code(call.func)}()`{receiver}: SQLAlchemy 2.0 "
                                    f"rejects it (ObjectNotExecutableError); wrap it in `text(...)`{caution}", fix)

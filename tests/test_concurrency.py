@@ -336,3 +336,29 @@ def test_sla102_at_fork_hook_is_silent():
         def main(xs):
             multiprocessing.Pool(2).map(task, xs)
         """, ["SLA102"]) == []
+
+
+def test_sla102_session_opened_in_the_parent_counts_and_child_dispose_is_silent():
+    source = """\
+        import os
+        from multiprocessing import Pool
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import sessionmaker
+
+        engine = create_engine("postgresql://db/app")
+        shared = sessionmaker(bind=engine)()
+
+        def job(n):
+            return shared.get(dict, n)
+
+        def spawn():
+            with Pool(2) as pool:
+                pool.map(job, [1])
+
+        def daemonize():
+            if os.fork():
+                return
+            engine.dispose()
+            job(1)
+        """
+    assert findings(source, ["SLA102"]) == [(13, 10, "SLA102")]

@@ -238,7 +238,7 @@ def fork(item_id):
 
 def _pooled_engine(ctx: Context, value: Optional[Value], depth: int = 0) -> Optional[Value]:
     """The module-level Engine with a pool that ``value`` is, or that the session factory
-    (or scoped_session registry) ``value`` is bound to."""
+    (scoped_session registry, Session) ``value`` is bound to or opened from."""
     if value is None or depth > 3 or value.flask:
         return None
     if value.node is None and value.path is not None and value.kind in (
@@ -252,6 +252,9 @@ def _pooled_engine(ctx: Context, value: Optional[Value], depth: int = 0) -> Opti
         if poolclass is not None and ctx.qualified_name(poolclass, ctx.model.root) in sqla.NON_POOLING_POOLS:
             return None
         return value
+    if value.kind is Kind.SESSION:  # a Session opened in the parent, from a bound factory
+        source = value.factory or value.from_registry
+        return _pooled_engine(ctx, source, depth + 1) if source is not None else None
     if value.kind in (Kind.SESSION_FACTORY, Kind.SCOPED_REGISTRY):
         call = _value_call(value)
         if call is None:

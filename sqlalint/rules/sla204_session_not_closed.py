@@ -116,6 +116,16 @@ def http():
     session = requests.Session()
     session.get("https://example.com")
 """),
+        Example("""\
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+def save(row):
+    session = db.session()
+    session.add(row)
+    session.commit()
+"""),
     ]
     invalid = [
         Example("""\

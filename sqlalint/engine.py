@@ -7,6 +7,7 @@ triggers are never parsed.
 from __future__ import annotations
 
 import ast
+import re
 import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional, Sequence
@@ -93,6 +94,33 @@ def syntax_error(path: str, source: str, error: cst.ParserSyntaxError) -> Diagno
                        f"cannot parse (libcst): {error.message}; not analysed")
 
 
+# libcst's parse time grows much faster than linearly with nesting (a chain of 4,000 `+` takes
+# it 50 s) and the model recurses: past this depth a file is reported, not parsed.
+MAX_DEPTH = 400
+_LONG_LINE = re.compile(r"[^\n]{2000}")
+
+
+def too_deep(source: str) -> Optional[int]:
+    """The line of an expression nested deeper than MAX_DEPTH, checked with Python's own
+    (C) parser, only in files with a very long line (the only place such nesting is found
+    in practice: generated code). None when fine, or when it is not valid Python."""
+    if not _LONG_LINE.search(source):
+        return None
+    try:
+        tree = ast.parse(source)
+    except (RecursionError, MemoryError):  # too deep for Python itself
+        return 1
+    except (SyntaxError, ValueError):
+        return None
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return getattr(node, "lineno", 1)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return None
+
+
 def selected_rules(settings: Settings, path: str) -> list[Rule]:
     codes = settings.selected([r.code for r in ALL_RULES], path)
     return [r for r in ALL_RULES if r.code in codes]
@@ -133,6 +161,10 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
     if not rules or not worth_parsing(source, rules, extra):
         return result
     if prefilter.enabled() and not _could_match(source, rules, settings, index):
+        return result
+    deep = too_deep(source)
+    if deep is not None:
+        result.diagnostics.append(parse_error(path, deep, 1, "too deeply nested to analyse; not analysed"))
         return result
     try:
         tree = cst.parse_module(source)

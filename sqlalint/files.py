@@ -184,7 +184,7 @@ def module_name(path: Path, root: Path) -> tuple[str, bool]:
     layout), and whether it is a package's ``__init__``. ("", False) when outside root."""
     try:
         relative = path.resolve().relative_to(root.resolve())
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (3.11)
         return "", False
     parts = list(relative.with_suffix("").parts)
     if parts and parts[0] == "src" and len(parts) > 1:

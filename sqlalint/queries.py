@@ -339,3 +339,13 @@ def len_call_of(ctx: Context, all_call: cst.Call) -> Optional[cst.Call]:
 
 def contains(ctx: Context, outer: cst.CSTNode, node: cst.CSTNode) -> bool:
     return node is outer or outer in set(ctx.model.ancestors(node))
+
+
+def replacing(ctx: Context, old: cst.BaseExpression, new: cst.BaseExpression) -> cst.BaseExpression:
+    """``new`` ready to take ``old``'s place: ``old``'s parentheses kept, and parentheses
+    added when ``new`` spans lines (it may leave the brackets that allowed that)."""
+    if old.lpar:
+        return new.with_changes(lpar=old.lpar, rpar=old.rpar)
+    if "\n" in ctx.code(new) and not new.lpar:
+        return new.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return new

@@ -6,7 +6,7 @@ import libcst as cst
 
 from sqlalint.context import Context
 from sqlalint.model import Scope
-from sqlalint.queries import Chain, ChainReader, all_call_receiver, contains, len_call_of, model_label
+from sqlalint.queries import Chain, ChainReader, all_call_receiver, contains, len_call_of, model_label, replacing
 from sqlalint.rule import Applicability, Example, Fix, Report, Rule
 from sqlalint.tree_edits import uses_of
 
@@ -147,6 +147,13 @@ def export():
         for row in rows:
             print(row)
         kept = session.execute(select(Event)).scalars().all()  # error
+        lines = (
+            session.execute(select(Event))  # error: 13
+            .scalars()
+            .all()
+        )
+        for line in lines:
+            print(line)
         return kept, len(kept)
 """, fixed="""\
 from sqlalchemy import select
@@ -169,6 +176,12 @@ def export():
         for row in rows:
             print(row)
         kept = session.execute(select(Event)).scalars().all()  # error
+        lines = (
+            session.execute(select(Event).execution_options(yield_per=1000))  # error: 13
+            .scalars()
+        )
+        for line in lines:
+            print(line)
         return kept, len(kept)
 """),
         Example("""\
@@ -301,7 +314,8 @@ def _fix(ctx: Context, chain: Chain, node: cst.BaseExpression, query: cst.BaseEx
                                         args=[cst.Arg(cst.Integer(str(YIELD_PER)))])
         else:
             new = cst.Call(cst.Attribute(query, cst.Name("yield_per")), [cst.Arg(cst.Integer(str(YIELD_PER)))])
-        return Fix(f"Stream the rows with `.yield_per({YIELD_PER})`", Applicability.UNSAFE, [(node, new)])
+        return Fix(f"Stream the rows with `.yield_per({YIELD_PER})`", Applicability.UNSAFE,
+                   [(node, replacing(ctx, node, new))])
     statement = chain.statement
     if statement is None or not contains(ctx, query, statement):
         return None  # the statement is run elsewhere (a result kept in a variable)
@@ -310,4 +324,4 @@ def _fix(ctx: Context, chain: Chain, node: cst.BaseExpression, query: cst.BaseEx
                                  equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))])
     new = query.deep_replace(statement, streamed)
     return Fix(f"Stream the rows with `.execution_options(yield_per={YIELD_PER})`", Applicability.UNSAFE,
-               [(node, new)])
+               [(node, replacing(ctx, node, new))])

@@ -7,7 +7,7 @@ import libcst as cst
 from sqlalint import sqla
 from sqlalint.context import Context
 from sqlalint.model import Scope
-from sqlalint.queries import Chain, ChainReader, all_call_receiver, contains, len_call_of
+from sqlalint.queries import Chain, ChainReader, all_call_receiver, contains, len_call_of, replacing
 from sqlalint.rule import Applicability, Example, Fix, Report, Rule
 
 
@@ -129,6 +129,13 @@ class Post(db.Model):
 def total():
     return len(Post.query.all())  # error: 12
 
+def total_lines(status):
+    return len(  # error: 12
+        Post.query
+        .filter_by(status=status)
+        .all()
+    )
+
 async def total_async(session: AsyncSession):
     return len((await session.scalars(select(Post))).all())  # error: 12
 """, fixed="""\
@@ -143,6 +150,13 @@ class Post(db.Model):
 
 def total():
     return Post.query.count()  # error: 12
+
+def total_lines(status):
+    return (  # error: 12
+        Post.query
+        .filter_by(status=status)
+        .count()
+    )
 
 async def total_async(session: AsyncSession):
     return len((await session.scalars(select(Post))).all())  # error: 12
@@ -176,8 +190,14 @@ def _fix(ctx: Context, scope: Scope, chain: Chain, len_call: cst.Call,
     if chain.style == "query":
         if chain.is_async:
             return None
-        new = cst.Call(cst.Attribute(receiver, cst.Name("count")))
-        return Fix("Count in the database with `.count()`", Applicability.UNSAFE, [(len_call, new)])
+        arg = len_call.args[0]
+        all_call = arg.value
+        new = all_call.with_changes(func=all_call.func.with_changes(attr=cst.Name("count")))
+        if "\n" in ctx.code(new) and not new.lpar:  # keep the lines len( ... ) allowed
+            new = new.with_changes(lpar=[cst.LeftParen(whitespace_after=len_call.whitespace_before_args)],
+                                   rpar=[cst.RightParen(whitespace_before=arg.whitespace_after_arg)])
+        return Fix("Count in the database with `.count()`", Applicability.UNSAFE,
+                   [(len_call, replacing(ctx, len_call, new))])
     call, statement = chain.session_call, chain.statement
     if call is None or statement is None or chain.is_async or not contains(ctx, receiver, call):
         return None
@@ -195,7 +215,8 @@ def _fix(ctx: Context, scope: Scope, chain: Chain, len_call: cst.Call,
     count = cst.parse_expression(f"{select_name}({func_name}.count()).select_from(x)")
     count = count.with_changes(args=[cst.Arg(source)])
     new = cst.Call(cst.Attribute(call.func.value, cst.Name("scalar")), [cst.Arg(count)])
-    return Fix("Count in the database with `select(func.count())`", Applicability.UNSAFE, [(len_call, new)])
+    return Fix("Count in the database with `select(func.count())`", Applicability.UNSAFE,
+               [(len_call, replacing(ctx, len_call, new))])
 
 
 def _between(ctx: Context, call: cst.Call, receiver: cst.BaseExpression) -> set[str]:

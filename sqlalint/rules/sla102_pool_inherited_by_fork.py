@@ -157,8 +157,6 @@ def fork(item_id):
     ]
 
     def check(self, ctx: Context) -> Iterator[Report]:
-        if self._fork_hook(ctx):
-            return
         children: dict[int, tuple[cst.Call, Scope, list[Target], list[Target]]] = {}
         for spawn in spawns(ctx):
             if spawn.kind != PROCESS:
@@ -166,6 +164,8 @@ def fork(item_id):
             entry = children.setdefault(id(spawn.origin), (spawn.origin, spawn.scope, [], []))
             entry[2].extend(self._child_code(ctx, spawn))
             entry[3].extend(spawn.initializers)
+        if not children or self._fork_hook(ctx):
+            return
         for origin, scope, code, initializers in children.values():
             if not code:
                 continue

@@ -362,3 +362,18 @@ def test_sla102_session_opened_in_the_parent_counts_and_child_dispose_is_silent(
             job(1)
         """
     assert findings(source, ["SLA102"]) == [(13, 10, "SLA102")]
+
+
+def test_sla202_no_fix_for_an_exported_session():
+    source = textwrap.dedent("""\
+        from sqlalchemy.orm import scoped_session, sessionmaker
+
+        __all__ = ["Session", "session"]
+        Session = scoped_session(sessionmaker())
+        session = Session()
+
+        def add(user):
+            session.add(user)
+        """)
+    result = fix_source(source, "app/db.py", Settings(select=("SLA202",)), unsafe=True)
+    assert result.source == source and [d.line for d in result.result.diagnostics] == [5]

@@ -192,7 +192,7 @@ session.info["main"] = True
             return None
         if len(binding.node.targets) != 1 or ctx.model.single_binding(binding.name, ctx.model.root) is not binding:
             return None
-        if any(binding.name in s.globals for s in ctx.model.scopes()):
+        if any(binding.name in s.globals for s in ctx.model.scopes()) or _exported(ctx, binding.name):
             return None
         uses = uses_of(ctx, binding)
         if any(ctx.model.scope(name).kind in ("module", "class") for name in uses):
@@ -203,6 +203,16 @@ session.info["main"] = True
             return None
         return Fix(f"Use the registry `{registry[0]}` and drop the global Session", Applicability.UNSAFE,
                    [*removal[0], *changes], removal[1])
+
+
+def _exported(ctx: Context, name: str) -> bool:
+    """Is ``name`` listed in the module's ``__all__`` (other modules may import it)?"""
+    for binding in ctx.model.root.bindings.get("__all__", []):
+        value = binding.value
+        if isinstance(value, (cst.List, cst.Tuple)) and any(
+                isinstance(e.value, cst.SimpleString) and e.value.evaluated_value == name for e in value.elements):
+            return True
+    return False
 
 
 def _in_main_block(ctx: Context, node: cst.CSTNode) -> bool:

@@ -306,7 +306,8 @@ class _Finder:
             return self._pool_call(expr, scope)
         if isinstance(expr, cst.Name):
             binding = self.model.single_binding(expr.value, scope)
-            if binding is not None and binding.kind in ("assign", "annassign", "with") and isinstance(binding.value, cst.Call):
+            if binding is not None and binding.kind in ("assign", "annassign", "with") \
+                    and isinstance(binding.value, cst.Call):
                 return self._pool_call(binding.value, binding.scope)
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
             return self._self_pool(expr, scope)
@@ -357,7 +358,8 @@ class _Finder:
         owner = func.value
         if isinstance(owner, cst.Name):
             binding = self.model.single_binding(owner.value, scope)
-            if binding is None or binding.kind not in ("assign", "annassign") or not isinstance(binding.value, cst.Call):
+            if binding is None or binding.kind not in ("assign", "annassign") \
+                    or not isinstance(binding.value, cst.Call):
                 return False
             owner, scope = binding.value, binding.scope
         if not isinstance(owner, cst.Call) or self.model.qualified_name(owner.func, scope) not in GET_CONTEXT:

@@ -279,7 +279,8 @@ async def handler(engine):
 
     def _fix(self, ctx: Context, binding: Binding, session: Value, target: Target,
              names: list[cst.Name]) -> Optional[Fix]:
-        if any(binding.name in s.globals or binding.name in s.nonlocals for s in ctx.model.scope_of_node[target].walk()):
+        scopes = ctx.model.scope_of_node[target].walk()
+        if any(binding.name in s.globals or binding.name in s.nonlocals for s in scopes):
             return None
         registry = registry_for(ctx, session)
         if registry is not None:

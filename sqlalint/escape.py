@@ -133,7 +133,8 @@ class _Tracker:
             root = target
             while isinstance(root, (cst.Attribute, cst.Subscript)):
                 root = root.value
-            if isinstance(root, cst.Name) and (root.value == "cls" or module_level_name(self.ctx, root, scope)):
+            if isinstance(root, cst.Name) and (
+                    root.value == "cls" or module_level_name(self.ctx, root, scope)):
                 return Fate.KEPT  # a class attribute, a module dict or cache
             return Fate.ESCAPES  # self.x, an argument's attribute: it outlives the call
         return Fate.ESCAPES

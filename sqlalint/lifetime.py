@@ -70,7 +70,7 @@ def _once_functions(ctx: "Context") -> dict[cst.FunctionDef, str]:
     # ``engine = make_engine()``) runs at import time. Only direct calls count: a helper
     # that a cached function calls may have other, per-call callers.
     for scope in model.scopes():
-        if function_scope(scope).kind not in ("module", "class") or not runs_once_static(function_scope(scope)):
+        if not runs_once_static(function_scope(scope)):
             continue
         for call in scope.calls:
             if not isinstance(call.func, cst.Name):
@@ -126,7 +126,8 @@ def is_module_constant(ctx: "Context", expr: cst.CSTNode, scope: Scope, top: cst
         return is_module_constant(ctx, expr.value, scope, top)
     if isinstance(expr, cst.Call):  # only SQLAlchemy's own constructors: no side effects moved
         qualified = ctx.qualified_name(expr.func, scope) or ""
-        return qualified.startswith(sqla.SQLALCHEMY_MODULES) and call_is_module_constant(ctx, expr, scope, top)
+        return (qualified.startswith(sqla.SQLALCHEMY_MODULES)
+                and call_is_module_constant(ctx, expr, scope, top))
     if isinstance(expr, (cst.Tuple, cst.List)):
         return all(is_module_constant(ctx, e.value, scope, top) for e in expr.elements
                    if isinstance(e, cst.Element))

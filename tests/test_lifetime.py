@@ -194,14 +194,16 @@ def three():
     "# a comment\nimport os\n",
 ])
 def test_cache_fix_adds_the_import(head):
-    source = head + "from sqlalchemy import create_engine\n\n\ndef get_engine():\n    return create_engine('x')\n"
+    source = head + ("from sqlalchemy import create_engine\n\n\n"
+                     "def get_engine():\n    return create_engine('x')\n")
     result = fix_source(source, "app.py", SELECT, unsafe=True)
     assert parses(result.source)
     assert "import functools\n" in result.source
     assert "@functools.cache\ndef get_engine():" in result.source
     assert result.source.count("import functools") == 1
     if head.startswith('"""'):
-        assert result.source.startswith('"""Docstring."""\nfrom __future__ import annotations\nimport functools\n')
+        assert result.source.startswith(
+            '"""Docstring."""\nfrom __future__ import annotations\nimport functools\n')
     assert fix_source(result.source, "app.py", SELECT, unsafe=True).source == result.source
 
 

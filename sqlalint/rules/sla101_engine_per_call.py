@@ -312,7 +312,8 @@ def _cache_fix(ctx: Context, function: cst.FunctionDef, owner: Scope) -> Optiona
             return None
         new_import = cst.parse_statement(import_line).with_changes(leading_lines=first.leading_lines)
         if first is function:
-            changes.append((function, cst.FlattenSentinel([new_import, changed.with_changes(leading_lines=[])])))
+            flat = cst.FlattenSentinel([new_import, changed.with_changes(leading_lines=[])])
+            changes.append((function, flat))
         else:
             changes.append((first, cst.FlattenSentinel([new_import, first.with_changes(leading_lines=[])])))
             changes.append((function, changed))

@@ -171,7 +171,9 @@ async def read():
                    f"{'registry' if scoped else 'session factory'} once at module level and reuse it")
         base = "SCOPED_SESSION" if scoped else "SESSION_FACTORY"
         change = hoist(ctx, call, scope, base)
-        fix = Fix("Create the factory once at module level", Applicability.UNSAFE, [change]) if change else None
+        fix = None
+        if change is not None:
+            fix = Fix("Create the factory once at module level", Applicability.UNSAFE, [change])
         return Report(call, message, fix)
 
 
@@ -181,4 +183,5 @@ def _inside_factory(ctx: Context, call: cst.Call) -> bool:
     if not isinstance(parent, cst.Arg):
         return False
     outer = ctx.model.parent(parent)
-    return isinstance(outer, cst.Call) and ctx.qualified_name(outer.func, ctx.model.scope(outer)) in _FACTORIES
+    return (isinstance(outer, cst.Call)
+            and ctx.qualified_name(outer.func, ctx.model.scope(outer)) in _FACTORIES)

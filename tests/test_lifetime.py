@@ -128,7 +128,7 @@ def used_by_metadata(metadata):
 def test_engine_fate(name, expected):
     ctx = context(FATES)
     scope = function(ctx, name)
-    call = next(c for c in scope.walk().__next__().calls
+    call = next(c for c in scope.calls
                 if ctx.qualified_name(c.func, scope) == "sqlalchemy.create_engine")
     assert fate(ctx, call, ("dispose",), follow_carriers=True) is expected
 

@@ -280,8 +280,9 @@ class ChainReader:
             # Joining a model (or a relationship) keeps every row; an explicit ON clause or a
             # joined subquery may filter: treat those as bounded (stay silent).
             positional = [a.value for a in call.args if a.keyword is None]
-            target = positional[1 if name.endswith("_from") else 0] if len(positional) > name.endswith("_from") else None
-            if len(positional) > (2 if name.endswith("_from") else 1) or target is None \
+            first = 1 if name.endswith("_from") else 0  # join_from(left, right, onclause)
+            target = positional[first] if len(positional) > first else None
+            if len(positional) > first + 1 or target is None \
                     or any(a.keyword is not None and a.keyword.value == "onclause" for a in call.args) \
                     or not self._is_model_or_relationship(target, scope):
                 chain.narrowed = True
@@ -322,7 +323,6 @@ def model_label(chain: Chain) -> str:
         if value.name and value.name not in names:
             names.append(value.name)
     return ", ".join(f"`{n}`" for n in names)
-
 
 
 def len_call_of(ctx: Context, all_call: cst.Call) -> Optional[cst.Call]:

@@ -52,8 +52,9 @@ class UnboundedLoad(Rule):
     `.yield_per(1000)` for a `Query`, and the statement gets
     `.execution_options(yield_per=1000)` in 2.0 style. It is unsafe: rows now arrive while
     the loop runs, so a loop body that commits, rolls back or closes the session breaks the
-    iteration, and the connection stays busy until the loop ends. Async sessions and
-    results used more than once get no fix.
+    iteration, and the connection stays busy until the loop ends. Async sessions, results
+    used more than once and queries with `joinedload`/`subqueryload` options (which
+    `yield_per` refuses for collections) get no fix.
 
     ## Options
     - `large-models`: model names or qualified names to report (`["*"]`, the default: all).
@@ -308,6 +309,8 @@ def _fix(ctx: Context, chain: Chain, node: cst.BaseExpression, query: cst.BaseEx
          all_call: Optional[cst.Call]) -> Optional[Fix]:
     if chain.is_async or (all_call is not None and not _iterated_once(ctx, all_call)):
         return None
+    if "joinedload" in ctx.code(query) or "subqueryload" in ctx.code(query):
+        return None  # yield_per refuses joined/subquery eager loading of collections
     if chain.style == "query":
         if all_call is not None:
             new = all_call.with_changes(func=all_call.func.with_changes(attr=cst.Name("yield_per")),

@@ -89,11 +89,11 @@ class Order(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str]
 
-def counts(status):
+def counts(s):
     with SessionLocal() as session:
-        a = len(session.query(Order).filter(Order.status == status).all())  # error: 13
+        a = len(session.query(Order).filter(Order.status == s).all())  # error: 13
         b = len(session.scalars(select(Order)).all())  # error: 13
-        c = len(session.execute(select(Order).where(Order.status == status)).scalars().all())  # error
+        c = len(session.execute(select(Order).where(Order.status == s)).scalars().all())  # error
         return a, b, c
 """, fixed="""\
 from sqlalchemy import func, select
@@ -109,11 +109,11 @@ class Order(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str]
 
-def counts(status):
+def counts(s):
     with SessionLocal() as session:
-        a = session.query(Order).filter(Order.status == status).count()  # error: 13
+        a = session.query(Order).filter(Order.status == s).count()  # error: 13
         b = session.scalar(select(func.count()).select_from(Order))  # error: 13
-        c = session.scalar(select(func.count()).select_from(select(Order).where(Order.status == status).subquery()))  # error
+        c = session.scalar(select(func.count()).select_from(select(Order).where(Order.status == s).subquery()))  # error
         return a, b, c
 """),
         Example("""\

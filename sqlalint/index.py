@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
 from sqlalint import sqla
-from sqlalint.infer import Kind, Value, constructed_kind
+from sqlalint.infer import Kind, Value, configured_or_api_value, constructed_kind
 
 SUMMARY_VERSION = "2"
 MAX_CHAIN = 40  # re-export hops followed before giving up (silence)
@@ -531,18 +531,9 @@ class ProjectIndex:
 
     def _qualified(self, qualified: str, seen: frozenset) -> Optional[Value]:
         """infer.Inference._infer_qualified, for names met while evaluating summaries."""
-        if qualified in self.session_factories:
-            return Value(Kind.SESSION_FACTORY, name=qualified.rpartition(".")[2],
-                         detail="session factory (configured)")
-        if qualified in self.engine_factories:
-            return Value(Kind.FUNCTION, name=qualified.rpartition(".")[2],
-                         returns=Value(Kind.ENGINE, detail="Engine"))
-        if qualified in sqla.SESSION_CLASSES:
-            return Value(Kind.SESSION_CLASS, name="Session", detail="Session class")
-        if qualified in sqla.ASYNC_SESSION_CLASSES:
-            return Value(Kind.SESSION_CLASS, is_async=True, name="AsyncSession", detail="AsyncSession class")
-        if qualified.startswith(sqla.SQLALCHEMY_MODULES):
-            return None
+        value = configured_or_api_value(qualified, self.session_factories, self.engine_factories)
+        if value is not None or qualified.startswith(sqla.SQLALCHEMY_MODULES):
+            return value
         return self._lookup(qualified, seen)
 
     def _lookup(self, qualified: str, seen: frozenset) -> Optional[Value]:

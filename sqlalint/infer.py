@@ -89,6 +89,21 @@ def constructed_kind(qualified: str) -> Optional[tuple[Kind, bool, str]]:
     return None
 
 
+def configured_or_api_value(qualified: str, session_factories: frozenset,
+                            engine_factories: frozenset) -> Optional[Value]:
+    """What ``qualified`` is when the configuration or SQLAlchemy's own API says so; shared by
+    single-file inference and the project index so both answer alike."""
+    if qualified in session_factories:
+        return Value(Kind.SESSION_FACTORY, name=qualified.rpartition(".")[2], detail="session factory (configured)")
+    if qualified in engine_factories:
+        return Value(Kind.FUNCTION, name=qualified.rpartition(".")[2], returns=Value(Kind.ENGINE, detail="Engine"))
+    if qualified in sqla.SESSION_CLASSES:
+        return Value(Kind.SESSION_CLASS, name="Session", detail="Session class")
+    if qualified in sqla.ASYNC_SESSION_CLASSES:
+        return Value(Kind.SESSION_CLASS, is_async=True, name="AsyncSession", detail="AsyncSession class")
+    return None
+
+
 class Inference:
     """Answers "what is this expression?" for one module, memoised."""
 
@@ -207,18 +222,9 @@ class Inference:
     def _infer_qualified(self, qualified: Optional[str]) -> Optional[Value]:
         if qualified is None:
             return None
-        if qualified in self.session_factories:
-            return Value(Kind.SESSION_FACTORY, name=qualified.rpartition(".")[2],
-                         detail="session factory (configured)")
-        if qualified in self.engine_factories:
-            return Value(Kind.FUNCTION, name=qualified.rpartition(".")[2],
-                         returns=Value(Kind.ENGINE, detail="Engine"))
-        if qualified in sqla.SESSION_CLASSES:
-            return Value(Kind.SESSION_CLASS, name="Session", detail="Session class")
-        if qualified in sqla.ASYNC_SESSION_CLASSES:
-            return Value(Kind.SESSION_CLASS, is_async=True, name="AsyncSession", detail="AsyncSession class")
-        if qualified.startswith(sqla.SQLALCHEMY_MODULES):
-            return None
+        value = configured_or_api_value(qualified, self.session_factories, self.engine_factories)
+        if value is not None or qualified.startswith(sqla.SQLALCHEMY_MODULES):
+            return value
         if self.index is not None:
             return self.index.lookup(qualified)
         return None

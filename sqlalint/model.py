@@ -8,7 +8,8 @@ SPEC.md, Performance): positions are computed later, and only for reported nodes
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from typing import Iterator, Optional, Union
 
 import libcst as cst
@@ -120,7 +121,7 @@ class Model:
         self.node_scope: dict[cst.CSTNode, Scope] = {}  # Call / Name / Return ... -> Scope
         self.root = Scope(tree, "module", None)
         self.scope_of_node[tree] = self.root
-        tree.visit(_Builder(self))
+        _Builder(self).walk(tree, None)
 
     # -- navigation ---------------------------------------------------------------------
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
@@ -202,47 +203,86 @@ class Model:
         return ".".join([base, *reversed(attrs)])
 
 
-class _Builder(cst.CSTVisitor):
+# Fields that only ever hold whitespace, comments or brackets: never walked.
+_LAYOUT_FIELDS = re.compile(r"whitespace|lpar$|rpar$|leading_lines|lines_after_decorators|header$|footer$|"
+                            r"trailing_whitespace|^comma$|^semicolon$")
+# Token nodes that carry no meaning for any rule (punctuation, operators, layout).
+_TOKEN_BASES: tuple[type, ...] = (
+    cst.BaseParenthesizableWhitespace, cst.Comment, cst.Newline, cst.TrailingWhitespace, cst.EmptyLine,
+    cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.LeftParen, cst.RightParen,
+    cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace,
+    cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp,
+    cst.Asynchronous, cst.ImportStar)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# class -> is it a node worth walking; a plain dict because isinstance on libcst's abstract
+# base classes dominates a walk.
+_WALKED: dict[type, bool] = {}
+_COMPREHENSIONS = frozenset(c for c in vars(cst).values() if isinstance(c, type) and issubclass(c, cst.BaseComp))
+
+
+def _is_walked(kind: type) -> bool:
+    walked = _WALKED[kind] = issubclass(kind, cst.CSTNode) and not issubclass(kind, _TOKEN_BASES)
+    return walked
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a node class that can hold meaningful children, in the order libcst's
+    own visitor walks them (source order). libcst's generic visitor rebuilds every node it
+    passes (tens of times the cost of a parse); this walk only reads. The order is read off
+    the string constants of the class's ``_visit_and_replace_children``, which names each
+    field as it visits it."""
+    found = _CHILD_FIELDS.get(kind)
+    if found is None:
+        names = {f.name for f in fields(kind)}
+        code = kind._visit_and_replace_children.__code__  # type: ignore[attr-defined]
+        ordered = [c for c in code.co_consts if isinstance(c, str) and c in names]
+        found = tuple(dict.fromkeys(n for n in ordered if not _LAYOUT_FIELDS.search(n)))
+        _CHILD_FIELDS[kind] = found
+    return found
+
+
+class _Builder:
     """The one traversal: parents, scopes, bindings and per-scope node lists."""
 
     def __init__(self, model: Model):
-        super().__init__()
         self.model = model
-        self.stack: list[cst.CSTNode] = []
         self.scopes: list[Scope] = [model.root]
         self.stores: set[cst.Name] = set()  # Name nodes that are binding targets, not loads
         self.skip_names: set[cst.Name] = set()  # names that are neither loads nor variables
+        self.hooks = {kind: getattr(self, name) for kind, name in _HOOKS.items()}
 
-    # -- generic hooks: parents and scope entry -------------------------------------------
-    def on_visit(self, node: cst.CSTNode) -> bool:
+    def walk(self, node: cst.CSTNode, parent: Optional[cst.CSTNode]) -> None:
         model = self.model
-        if self.stack:
-            parent = self.stack[-1]
+        entered: Optional[Scope] = None
+        if parent is not None:
             model.parents[node] = parent
             # A def/class/lambda scope starts at its body: decorators, defaults and bases
             # belong to the enclosing scope.
             owner = model.scope_of_node.get(parent)
-            if owner is not None and owner.kind != "module" and node is getattr(parent, "body", None):
+            if owner is not None and owner.kind != "module" and owner.kind != "comprehension" \
+                    and node is getattr(parent, "body", None):
+                entered = owner
                 self.scopes.append(owner)
-        self.stack.append(node)
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            self._open(node)
-        elif isinstance(node, cst.BaseComp):
-            self._open(node)
-            self.scopes.append(model.scope_of_node[node])
-        return super().on_visit(node)
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        super().on_leave(original_node)
-        self.stack.pop()
-        scope = self.scopes[-1]
-        if scope.node is original_node and scope.kind == "comprehension":
+        kind = type(node)
+        if kind is cst.FunctionDef or kind is cst.ClassDef or kind is cst.Lambda:
+            self._open(node)  # type: ignore[arg-type]
+        elif kind in _COMPREHENSIONS:
+            self._open(node)  # type: ignore[arg-type]
+            entered = model.scope_of_node[node]
+            self.scopes.append(entered)
+        hook = self.hooks.get(kind)
+        if hook is None or hook(node) is not False:
+            walk, walked = self.walk, _WALKED
+            for name in _child_fields(kind):
+                value = getattr(node, name)
+                if type(value) is tuple or type(value) is list:
+                    for child in value:
+                        if walked.get(type(child)) or (type(child) not in walked and _is_walked(type(child))):
+                            walk(child, node)
+                elif walked.get(type(value)) or (type(value) not in walked and _is_walked(type(value))):
+                    walk(value, node)
+        if entered is not None:
             self.scopes.pop()
-        elif self.stack:
-            parent = self.stack[-1]
-            owner = self.model.scope_of_node.get(parent)
-            if owner is not None and owner is scope and original_node is getattr(parent, "body", None):
-                self.scopes.pop()
 
     def _open(self, node: ScopeNode) -> None:
         kind = {cst.FunctionDef: "function", cst.ClassDef: "class", cst.Lambda: "lambda"}.get(
@@ -375,3 +415,7 @@ class _Builder(cst.CSTVisitor):
             return
         self.scope.names.append(node)
         self.model.node_scope[node] = self.scope
+
+
+# node class -> the _Builder method that records it (returns False: do not descend).
+_HOOKS = {getattr(cst, name[len("visit_"):]): name for name in vars(_Builder) if name.startswith("visit_")}

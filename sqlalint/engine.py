@@ -188,6 +188,10 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
         try:
             reports = list(rule.check(context))
             resolved = [_diagnostic(rule, report, context) for report in reports]
+        except RecursionError:  # nesting deeper than libcst's code generation can recurse
+            result.diagnostics = [parse_error(path, 1, 1, "too deeply nested to analyse; not analysed")]
+            result.errors = []
+            return result
         except Exception as error:  # a bug in a rule must not stop the run
             where = traceback.extract_tb(error.__traceback__)[-1]
             result.errors.append(InternalError(
@@ -231,10 +235,21 @@ def _resolve_fix(fix: Fix, context: Context) -> ResolvedFix:
     edits = list(fix.edits)
     original = context.source
     for old, new in fix.changes:
-        rendered = context.tree.deep_replace(old, new).code  # type: ignore[arg-type]
-        edits.append(_minimal_edit(original, rendered))
+        replacement = context.replacement(old, new)
+        if replacement is None:
+            rendered = context.tree.deep_replace(old, new).code  # type: ignore[arg-type]
+            edits.append(_minimal_edit(original, rendered))
+        else:
+            start, end, text = replacement
+            edits.append(_minimal_edit_within(original, start, end, text))
     edits.sort(key=lambda e: (e.start, e.end))
     return ResolvedFix(fix.message, fix.applicability, tuple(edits))
+
+
+def _minimal_edit_within(source: str, start: int, end: int, text: str) -> Edit:
+    """``source[start:end]`` becomes ``text``, as the smallest span that changes."""
+    edit = _minimal_edit(source[start:end], text)
+    return Edit(start + edit.start, start + edit.end, edit.content)
 
 
 def _minimal_edit(before: str, after: str) -> Edit:

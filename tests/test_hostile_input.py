@@ -31,7 +31,7 @@ CASES = {
     "unknown_encoding.py": (b"# coding: klingon\n" + HEAD.encode(), [("SLA001", 1, 1)]),
     "long_line.py": (HEAD.encode() + b"x = [" + b"1, " * 10_000 + b"]\n", [("SLA502", 1, 1)]),
     "deep_chain.py": (HEAD.encode() + b"x = 1" + b" + 1" * 20_000 + b"\n", [("SLA001", 1, 1)]),
-    "deep_brackets.py": (HEAD.encode() + b"x = " + b"[" * 150 + b"]" * 150 + b"\n", [("SLA001", 1, 1)]),
+    "deep_brackets.py": (HEAD.encode() + b"x = " + b"[" * 150 + b"]" * 150 + b"\n", [("SLA502", 1, 1)]),
     "new_syntax.py": (HEAD.encode() + b"""\
 match command:
     case [x, *rest] if x:

@@ -1,10 +1,21 @@
 """The result cache: an unchanged file, under unchanged settings, is never parsed twice.
 
 One JSON file per entry under ``<cache dir>/results/``, named by a hash of everything the
-result depends on: the file's bytes, its displayed path and module name, the effective
-settings, the sqlalint version and code, and the project index's fingerprint. Entries are
-written to a temporary file and renamed into place, so runs sharing the folder never see a
-half-written entry (the worst case is computing one twice). Only CHECK results are cached.
+result depends on: the file's content hash, its displayed path and module name, the
+effective settings, the sqlalint version and code, and the project index's fingerprint.
+Entries are written to a temporary file and renamed into place, so runs sharing the folder
+never see a half-written entry (the worst case is computing one twice). Only CHECK results
+are cached.
+
+Two files make a re-run cheap (``<cache dir>/state/``): ``files.json`` knows each file's
+content hash by its (size, mtime, inode), so an unchanged file is not even read (as git's
+index does, a file modified within seconds of being hashed is hashed again); and one
+*run file* per settings, index fingerprint and working folder maps each displayed path to
+its content hash and result, so a re-run reads one file instead of one per source file.
+A run file entry is used only when its content hash is the file's. Both are replaced
+atomically; two runs at once may each recompute what the other wrote, never read a torn
+file. :class:`LazyIndex` keeps the project index's fingerprint and trigger names there
+too, so a fully cached run never builds the index.
 
 Deliberately light: no libcst, no rules, so a fully cached run never imports them.
 """
@@ -17,15 +28,22 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from sqlalint import __version__
 
+if TYPE_CHECKING:
+    from sqlalint.index import ProjectIndex
+
 RESULTS = "results"  # the index keeps its own cache in a sibling folder
+STATE = "state"  # files.json, run files, index states
 PRUNE_AFTER_DAYS = 30  # an entry not used for this long is dropped
 MAX_ENTRIES = 200_000  # above this, the least recently used entries go too
 _TOUCH_AFTER = 86_400  # refresh an entry's mtime (its "last used") at most once a day
 _PRUNE_MARKER = ".last-prune"
+# A file whose mtime is within this of the moment it was hashed is hashed again: a write
+# in the same clock tick as the hashing would not change its mtime.
+_RACY_NS = 2_000_000_000
 
 
 def default_folder(root: Path) -> Path:
@@ -70,19 +88,117 @@ def code_fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def content_hash(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+class ContentHashes:
+    """The content hash of each file, taken from ``<cache dir>/state/files.json`` when the
+    file's size, mtime and inode are what they were when it was last hashed (and it was
+    not modified within _RACY_NS of that), else by reading it. ``folder`` None: always read."""
+
+    def __init__(self, folder: Optional[Path]):
+        self.file = Path(folder) / STATE / "files.json" if folder is not None else None
+        data = _read_json(self.file) if self.file is not None else None
+        known = data.get("files") if isinstance(data, dict) and data.get("v") == 1 else None
+        self.known: dict[str, list] = known if isinstance(known, dict) else {}
+        self.fresh: dict[str, list] = {}  # hashed (or confirmed) during this run
+
+    def digest(self, path: Path) -> Optional[str]:
+        """The content hash of ``path``, None when it cannot be read."""
+        name = os.path.abspath(path)
+        entry = self.fresh.get(name)
+        if entry is not None:
+            return entry[3]
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        signature = [info.st_size, info.st_mtime_ns, info.st_ino]
+        old = self.known.get(name)
+        if isinstance(old, list) and len(old) == 5 and old[:3] == signature \
+                and info.st_mtime_ns < old[4] - _RACY_NS:
+            return old[3]
+        now = time.time_ns()  # taken before reading: a later write makes the entry racy
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        except (OSError, ValueError):
+            return None
+        self.fresh[name] = [*signature, content_hash(raw), now]
+        return self.fresh[name][3]
+
+    def save(self) -> None:
+        """Write what this run learnt, keeping entries of files it did not look at that
+        still exist."""
+        if self.file is None or not self.fresh:
+            return
+        merged = {name: entry for name, entry in self.known.items()
+                  if name not in self.fresh and os.path.lexists(name)}
+        merged.update(self.fresh)
+        _write_json(self.file, {"v": 1, "files": merged})
+
+
 class ResultCache:
-    def __init__(self, folder: Path, settings: Any, index_fingerprint: str = ""):
+    def __init__(self, folder: Path, settings: Any, index_fingerprint: str = "",
+                 hashes: Optional[ContentHashes] = None):
         self.folder = Path(folder)
         self.results = self.folder / RESULTS
+        self.hashes = hashes if hashes is not None else ContentHashes(self.folder)
         salt = "\0".join((code_fingerprint(), settings_fingerprint(settings), index_fingerprint))
         self._salt = salt.encode()
         self._ready = False
+        # The run file of these settings and this working folder (displayed paths are
+        # relative to it): displayed path -> [content hash, entry].
+        name = hashlib.blake2b(self._salt + b"\0" + os.getcwd().encode("utf-8", "surrogateescape"),
+                               digest_size=16).hexdigest()
+        self.run_file = self.folder / STATE / f"run-{name}.json"
+        self._run: Optional[dict[str, list]] = None
+        self._changed: dict[str, list] = {}
 
-    def key(self, raw: bytes, display: str, module: tuple[str, bool]) -> str:
-        digest = hashlib.blake2b(self._salt, digest_size=20)
-        digest.update(f"\0{display}\0{module[0]}\0{module[1]}\0".encode("utf-8", "surrogateescape"))
-        digest.update(raw)
-        return digest.hexdigest()
+    def key(self, digest: str, display: str, module: tuple[str, bool]) -> str:
+        hashed = hashlib.blake2b(self._salt, digest_size=20)
+        hashed.update(f"\0{display}\0{module[0]}\0{module[1]}\0{digest}".encode("utf-8", "surrogateescape"))
+        return hashed.hexdigest()
+
+    def lookup(self, path: Path, display: str, root: Path) -> tuple[Optional[dict], Optional[tuple[str, str, str]]]:
+        """The stored entry for ``path`` (see :func:`encode_report`) or None, and the token
+        to :meth:`store` its result under; (None, None) when it cannot be read."""
+        digest = self.hashes.digest(path)
+        if digest is None:
+            return None, None
+        if self._run is None:
+            data = _read_json(self.run_file)
+            files = data.get("files") if isinstance(data, dict) and data.get("v") == 1 else None
+            self._run = files if isinstance(files, dict) else {}
+        found = self._run.get(display)
+        if isinstance(found, list) and len(found) == 2 and found[0] == digest and isinstance(found[1], dict):
+            return found[1], (display, digest, "")
+        from sqlalint.files import module_name
+
+        key = self.key(digest, display, module_name(path, root))
+        entry = self.get(key)
+        if entry is not None:
+            self._changed[display] = [digest, entry]
+        return entry, (display, digest, key)
+
+    def store(self, token: tuple[str, str, str], entry: dict) -> None:
+        display, digest, key = token
+        if key:
+            self.put(key, entry)
+        self._changed[display] = [digest, entry]
+
+    def save(self) -> None:
+        """Write the run file (when anything changed) and the content hashes."""
+        self.hashes.save()
+        if self._changed:
+            run = {display: entry for display, entry in (self._run or {}).items()
+                   if display in self._changed or os.path.lexists(display)}
+            run.update(self._changed)
+            self._prepare()
+            _write_json(self.run_file, {"v": 1, "files": run})
+        else:
+            _touch_daily(self.run_file)
 
     def _path(self, key: str) -> Path:
         return self.results / key[:2] / f"{key}.json"
@@ -93,10 +209,9 @@ class ResultCache:
         try:
             with open(path, "rb") as handle:
                 data = json.loads(handle.read())
-            if time.time() - os.stat(path).st_mtime > _TOUCH_AFTER:
-                os.utime(path)
         except (OSError, ValueError):
             return None
+        _touch_daily(path)
         return data if isinstance(data, dict) else None
 
     def put(self, key: str, entry: dict) -> None:
@@ -105,33 +220,26 @@ class ResultCache:
         try:
             self._prepare()
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(entry, handle, separators=(",", ":"))
-                os.replace(temp, path)
-            except BaseException:
-                try:
-                    os.unlink(temp)
-                except OSError:
-                    pass
-                raise
         except OSError:
-            pass
+            return
+        _write_json(path, entry)
 
     def _prepare(self) -> None:
         if self._ready:
             return
         self._ready = True
-        self.results.mkdir(parents=True, exist_ok=True)
+        try:
+            self.results.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return
         ignore = self.folder / ".gitignore"
         if not ignore.exists():
             _write_small(ignore, "# Created by sqlalint.\n*\n")
 
     def prune(self, now: Optional[float] = None) -> int:
-        """Drop entries unused for PRUNE_AFTER_DAYS days, and the oldest above MAX_ENTRIES.
-        Runs at most once a day (a marker file's mtime says when it last ran). Returns how
-        many entries it removed."""
+        """Drop entries and run files unused for PRUNE_AFTER_DAYS days, and the oldest
+        entries above MAX_ENTRIES. Runs at most once a day (a marker file's mtime says when
+        it last ran). Returns how many entries it removed."""
         now = time.time() if now is None else now
         marker = self.results / _PRUNE_MARKER
         try:
@@ -163,7 +271,124 @@ class ResultCache:
                     removed += 1
                 except OSError:
                     pass
+        for entry in _scandir(self.folder / STATE):  # run files and index states
+            try:
+                if entry.name.startswith(("run-", "index-", ".tmp-")) and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
         return removed
+
+
+class LazyIndex:
+    """The project index of a run, built only when a file is actually linted. All a fully
+    cached run asks of it, its fingerprint and trigger names, is kept in
+    ``<cache dir>/state/`` under a key made of every indexed file's path and content hash
+    (and the code, settings and working folder), so such a run never builds it. Anything
+    else is delegated to the built :class:`~sqlalint.index.ProjectIndex`."""
+
+    def __init__(self, settings: Any, files: Callable[[], Sequence[Path]], folder: Optional[Path] = None,
+                 hashes: Optional[ContentHashes] = None):
+        self._settings = settings
+        self._discover = files
+        self._listed: Optional[Sequence[Path]] = None
+        self._folder = Path(folder) if folder is not None else None
+        self._index: Optional["ProjectIndex"] = None
+        self._state: Optional[dict] = None
+        self._key = ""
+        if self._folder is not None:
+            hashes = hashes if hashes is not None else ContentHashes(self._folder)
+            self._key, self._state_file = self._state_key(hashes)
+            state = _read_json(self._state_file)
+            if isinstance(state, dict) and state.get("key") == self._key:
+                self._state = state
+
+    def _files(self) -> Sequence[Path]:
+        if self._listed is None:
+            self._listed = self._discover()
+        return self._listed
+
+    def _state_key(self, hashes: ContentHashes) -> tuple[str, Path]:
+        settings = self._settings
+        where = "\0".join((code_fingerprint(), str(settings.root), os.getcwd(),
+                           repr(sorted(settings.session_factories)), repr(sorted(settings.engine_factories))))
+        digest = hashlib.blake2b(where.encode("utf-8", "surrogateescape"), digest_size=20)
+        for path in self._files():
+            if path.suffix == ".py":
+                digest.update(f"\0{os.path.abspath(path)}\0{hashes.digest(path) or '-'}"
+                              .encode("utf-8", "surrogateescape"))
+        name = hashlib.blake2b(where.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+        return digest.hexdigest(), self._folder / STATE / f"index-{name}.json"  # type: ignore[operator]
+
+    def resolve(self) -> "ProjectIndex":
+        """The built index (built now if need be)."""
+        if self._index is None:
+            from sqlalint.index import CACHE_SUBDIR, ProjectIndex
+
+            settings = self._settings
+            self._index = ProjectIndex.build(
+                Path(settings.root), self._files(),
+                cache_dir=self._folder / CACHE_SUBDIR if self._folder is not None else None,
+                session_factories=settings.session_factories, engine_factories=settings.engine_factories)
+            if self._folder is not None:
+                self._state = {"key": self._key, "fingerprint": self._index.fingerprint(),
+                               "triggers": list(self._index.trigger_names())}
+                try:
+                    self._state_file.parent.mkdir(parents=True, exist_ok=True)
+                except OSError:
+                    pass
+                _write_json(self._state_file, self._state)
+        return self._index
+
+    def fingerprint(self) -> str:
+        return self._state["fingerprint"] if self._state is not None else self.resolve().fingerprint()
+
+    def trigger_names(self) -> tuple[str, ...]:
+        return tuple(self._state["triggers"]) if self._state is not None else self.resolve().trigger_names()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not set yet (unpickling): never build for these
+            raise AttributeError(name)
+        return getattr(self.resolve(), name)
+
+
+def _read_json(path: Optional[Path]) -> Any:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    """Write atomically (a temporary file renamed into place); skipped when it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, separators=(",", ":"))
+        os.replace(temp, path)
+    except BaseException as error:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        if not isinstance(error, (OSError, ValueError)):
+            raise
+
+
+def _touch_daily(path: Path) -> None:
+    """Refresh ``path``'s mtime (its "last used", for pruning) at most once a day."""
+    try:
+        if time.time() - os.stat(path).st_mtime > _TOUCH_AFTER:
+            os.utime(path)
+    except OSError:
+        pass
 
 
 def _scandir(folder: Path) -> list:
@@ -190,11 +415,11 @@ def encode_report(diagnostics: list, has_text: bool) -> dict:
 
 
 def decode_diagnostics(entry: dict) -> list:
-    from sqlalint.engine import Diagnostic, ResolvedFix
-    from sqlalint.rule import Applicability, Edit
+    from sqlalint.diagnostics import Applicability, Diagnostic, Edit, ResolvedFix
 
     diagnostics = []
     for data in entry.get("diagnostics", ()):
+        data = dict(data)  # the entry may be written again (the run file): leave it whole
         fix = data.pop("fix", None)
         if fix is not None:
             fix = ResolvedFix(fix["message"], Applicability(fix["applicability"]),

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
+import os
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -62,12 +65,14 @@ class Settings:
 
     def is_excluded(self, path: Path) -> bool:
         """Does an exclude pattern match this path, its name, or one of its folders?"""
-        relative = _relative(str(path), self.root)
+        return self.is_excluded_relative(_relative(str(path), self.root))
+
+    def is_excluded_relative(self, relative: str) -> bool:
+        """:meth:`is_excluded` of a path already made relative to the (resolved) root."""
+        whole, name, part = _exclusion((*self.exclude, *self.extend_exclude))
         parts = Path(relative).parts
-        for pattern in (*self.exclude, *self.extend_exclude):
-            if _glob_match(relative, pattern) or any(fnmatch.fnmatchcase(part, pattern) for part in parts):
-                return True
-        return False
+        return bool(whole.match(relative) or (parts and name.match(parts[-1]))
+                    or any(part.match(p) for p in parts))
 
     @property
     def table_size_map(self) -> Optional[dict[str, int]]:
@@ -76,9 +81,36 @@ class Settings:
 
 def _relative(path: str, root: Path) -> str:
     try:
-        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+        return Path(path).resolve().relative_to(resolved(root)).as_posix()
     except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (3.11)
         return Path(path).as_posix()
+
+
+def resolved(root: Path) -> Path:
+    """``root.resolve()``, once per run for an absolute root: it costs a system call per
+    folder of the path."""
+    return _resolved_absolute(root) if root.is_absolute() else root.resolve()
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_absolute(root: Path) -> Path:
+    return Path(os.path.realpath(root))
+
+
+_NEVER = re.compile(r"(?!)")
+
+
+@functools.lru_cache(maxsize=16)
+def _exclusion(patterns: tuple[str, ...]) -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """The tests of :func:`_glob_match` and of each path part, for all ``patterns`` at once:
+    (whole relative path, its name, any part). One regex each instead of a fnmatch call per
+    pattern and part: discovery asks this of every file."""
+    if not patterns:
+        return _NEVER, _NEVER, _NEVER
+    stripped = [p.rstrip("/") for p in patterns]
+    whole = "|".join(fnmatch.translate(p) + "|" + fnmatch.translate(p + "/*") for p in stripped)
+    return re.compile(whole), re.compile("|".join(fnmatch.translate(p) for p in stripped)), \
+        re.compile("|".join(fnmatch.translate(p) for p in patterns))
 
 
 def _glob_match(relative: str, pattern: str) -> bool:

@@ -7,7 +7,9 @@ triggers are never parsed.
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional, Sequence
@@ -17,51 +19,18 @@ import libcst as cst
 from sqlalint import prefilter
 from sqlalint.config import Settings
 from sqlalint.context import Context
+from sqlalint.diagnostics import (  # noqa: F401 (re-exported: sqlalint.engine.Diagnostic...)
+    PARSE_ERROR, Diagnostic, InternalError, ResolvedFix, applicable, parse_error)
 from sqlalint.infer import Inference
 from sqlalint.model import Model
-from sqlalint.rule import Applicability, Edit, Fix, Report, Rule
+from sqlalint.rule import Edit, Fix, Report, Rule
 from sqlalint.rules import ALL_RULES
 from sqlalint.suppress import Suppressions
 
 if TYPE_CHECKING:
     from sqlalint.index import ProjectIndex
 
-# Findings about the file itself rather than its code: always reported, never selectable.
-PARSE_ERROR = "SLA001"
 MAX_FIX_PASSES = 10
-
-
-@dataclass(frozen=True)
-class ResolvedFix:
-    message: str
-    applicability: Applicability
-    edits: tuple[Edit, ...]
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    code: str
-    message: str
-    path: str
-    line: int  # 1-based
-    column: int  # 1-based, in characters
-    end_line: int
-    end_column: int
-    fix: Optional[ResolvedFix] = None
-    name: str = ""
-
-    @property
-    def noqa_row(self) -> int:
-        return self.line
-
-
-@dataclass(frozen=True)
-class InternalError:
-    """A rule raised on a file: reported with the file and the rule; exit code 2."""
-
-    path: str
-    code: str
-    message: str
 
 
 @dataclass
@@ -73,10 +42,6 @@ class LintResult:
 
 class RuleCrash(Exception):
     pass
-
-
-def parse_error(path: str, line: int, column: int, message: str) -> Diagnostic:
-    return Diagnostic(PARSE_ERROR, message, path, line, column, line, column, name="parse-error")
 
 
 def syntax_error(path: str, source: str, error: cst.ParserSyntaxError) -> Diagnostic:
@@ -109,7 +74,7 @@ def too_deep(source: str) -> Optional[int]:
     try:
         tree = ast.parse(source)
     except (RecursionError, MemoryError):  # too deep for Python itself
-        return 1
+        return longest_statement(source)
     except (SyntaxError, ValueError):
         return None
     stack = [(tree, 0)]
@@ -119,6 +84,24 @@ def too_deep(source: str) -> Optional[int]:
             return getattr(node, "lineno", 1)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
     return None
+
+
+def longest_statement(source: str) -> int:
+    """The first line of the statement with the most tokens: where a parser that ran out of
+    stack was, without a parse (tokenize does not recurse)."""
+    best, most, start, count = 1, 0, 0, 0
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
+                continue
+            start, count = start or token.start[0], count + 1
+            if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+                if count > most:
+                    best, most = start, count
+                start, count = 0, 0
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return best
 
 
 def selected_rules(settings: Settings, path: str) -> list[Rule]:
@@ -141,11 +124,9 @@ def worth_parsing(text: str | bytes, rules: Sequence[Rule], extra: Sequence[str]
 
 def _could_match(source: str, rules: Sequence[Rule], settings: Settings,
                  index: Optional["ProjectIndex"]) -> bool:
-    """The stdlib-ast prefilter (sqlalint/prefilter.py), asked only about the rules whose
-    byte triggers the file holds."""
-    data = source.encode("utf-8", "surrogatepass")
-    hit = [r for r in rules if any(t in data for t in r.triggers)]
-    return prefilter.could_match(source, hit, prefilter.project_names(settings, index))
+    """The regex prefilter (sqlalint/prefilter.py), asked about the rules whose byte
+    triggers the file holds."""
+    return prefilter.could_match(source, rules, prefilter.project_names(settings, index))
 
 
 def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None,
@@ -172,13 +153,15 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
         result.diagnostics.append(syntax_error(path, source, error))
         return result
     except RecursionError:
-        result.diagnostics.append(parse_error(path, 1, 1, "too deeply nested for the parser; not analysed"))
+        result.diagnostics.append(parse_error(path, longest_statement(source), 1,
+                                              "too deeply nested for the parser; not analysed"))
         return result
     result.parsed = True
     try:
         model = Model(tree, module_name, is_package)
     except RecursionError:
-        result.diagnostics.append(parse_error(path, 1, 1, "too deeply nested to analyse; not analysed"))
+        result.diagnostics.append(parse_error(path, longest_statement(source), 1,
+                                              "too deeply nested to analyse; not analysed"))
         return result
     inference = Inference(model, index, settings.session_factories, settings.engine_factories)
     context = Context(source, tree, model, inference, settings, path)
@@ -189,7 +172,8 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
             reports = list(rule.check(context))
             resolved = [_diagnostic(rule, report, context) for report in reports]
         except RecursionError:  # nesting deeper than libcst's code generation can recurse
-            result.diagnostics = [parse_error(path, 1, 1, "too deeply nested to analyse; not analysed")]
+            result.diagnostics = [parse_error(path, longest_statement(source), 1,
+                                              "too deeply nested to analyse; not analysed")]
             result.errors = []
             return result
         except Exception as error:  # a bug in a rule must not stop the run
@@ -272,13 +256,6 @@ class FixResult:
     applied: int  # how many fixes were applied
     result: LintResult  # what remains after fixing
     rejected: list[str] = field(default_factory=list)  # fixes dropped because the result did not parse
-
-
-def applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
-    fix = diagnostic.fix
-    if fix is None or not fix.edits:
-        return False
-    return fix.applicability is Applicability.SAFE or (unsafe and fix.applicability is Applicability.UNSAFE)
 
 
 def apply_fixes(source: str, fixes: Sequence[ResolvedFix]) -> tuple[str, list[ResolvedFix]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from sqlalint.config import Settings
+from sqlalint.config import Settings, resolved
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 
@@ -43,15 +43,36 @@ def discover(paths: Iterable[str], settings: Settings) -> Discovery:
 
 
 def _files_under(folder: Path, settings: Settings) -> list[Path]:
-    listed = _git_files(folder)
-    if listed is None:
-        listed = _walk(folder, settings)
-    return sorted(p for p in listed if p.suffix in PYTHON_SUFFIXES and not settings.is_excluded(p)
-                  and not p.is_dir())
+    names = _git_files(folder)
+    by_git = names is not None
+    if names is None:
+        names = [os.path.relpath(path, folder) for path in _walk(folder, settings)]
+    try:  # the folder relative to the project root: each file's is that plus its own name
+        base: Optional[str] = resolved(folder).relative_to(resolved(settings.root)).as_posix()
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (3.11)
+        base = None
+    prefix = "" if base in (None, ".") else f"{base}/"
+    return sorted(folder / name for name in names if os.path.splitext(name)[1] in PYTHON_SUFFIXES
+                  and _is_source(folder / name, name, prefix, base, settings, by_git))
 
 
-def _git_files(folder: Path) -> Optional[list[Path]]:
-    """Tracked and untracked-but-not-ignored files, when ``folder`` is inside a work tree."""
+def _is_source(path: Path, relative: str, prefix: str, base: Optional[str], settings: Settings,
+               by_git: bool) -> bool:
+    """Is ``path`` (``relative`` to the folder being listed) a file no exclude pattern
+    matches? One lstat; a symlink, or a folder outside the root, takes the resolving way."""
+    try:
+        info = os.lstat(path)
+    except OSError:  # ls-files lists deleted-but-tracked files too
+        return False
+    if base is None or stat.S_ISLNK(info.st_mode):
+        # ls-files lists broken links too: drop them; a walked one is reported unreadable.
+        return (path.exists() or not by_git) and not path.is_dir() and not settings.is_excluded(path)
+    return not stat.S_ISDIR(info.st_mode) and not settings.is_excluded_relative(prefix + relative)
+
+
+def _git_files(folder: Path) -> Optional[list[str]]:
+    """Tracked and untracked-but-not-ignored files, relative to ``folder``, when it is
+    inside a work tree."""
     try:
         proc = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
@@ -60,9 +81,7 @@ def _git_files(folder: Path) -> Optional[list[Path]]:
         return None
     if proc.returncode != 0:
         return None
-    names = [n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
-    # ls-files lists deleted-but-tracked files too: keep what exists.
-    return [folder / n for n in names if (folder / n).exists()]
+    return [n for n in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if n]
 
 
 def _walk(folder: Path, settings: Settings) -> list[Path]:

@@ -6,15 +6,15 @@ import re
 import urllib.parse
 from collections import Counter
 from pathlib import Path
-from xml.etree import ElementTree
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import click
 
-from sqlalint.context import LineIndex
-from sqlalint.engine import PARSE_ERROR, Diagnostic, applicable
-from sqlalint.rule import Applicability
+from sqlalint.diagnostics import PARSE_ERROR, Applicability, Diagnostic, applicable
 from sqlalint.runner import FileReport
+
+if TYPE_CHECKING:
+    from sqlalint.context import LineIndex
 
 DOCS_URL = "https://github.com/sqlalint/sqlalint/blob/main/docs/rules.md#{code}"
 
@@ -55,7 +55,13 @@ def format_text(reports: Sequence[FileReport], *, unsafe: bool, color: bool, fix
     return "\n".join(out) + "\n"
 
 
-def _location(lines: LineIndex | None, offset: int) -> dict:
+def _line_index(text: str) -> "LineIndex":
+    from sqlalint.context import LineIndex  # only for findings with fixes: keeps libcst out of start-up
+
+    return LineIndex(text)
+
+
+def _location(lines: Optional["LineIndex"], offset: int) -> dict:
     if lines is None:
         return {"row": 1, "column": 1}
     line, column = lines.position(offset)
@@ -63,7 +69,7 @@ def _location(lines: LineIndex | None, offset: int) -> dict:
 
 
 def diagnostic_json(report: FileReport, d: Diagnostic) -> dict:
-    lines = LineIndex(report.text) if report.text is not None and d.fix is not None else None
+    lines = _line_index(report.text) if report.text is not None and d.fix is not None else None
     fix = None
     if d.fix is not None:
         fix = {
@@ -154,7 +160,7 @@ def _artifact(path: str) -> dict:
     return {"uri": urllib.parse.quote(posix), "uriBaseId": SRCROOT}
 
 
-def _region(lines: LineIndex, start: int, end: int) -> dict:
+def _region(lines: "LineIndex", start: int, end: int) -> dict:
     start_line, start_column = lines.position(start)
     end_line, end_column = lines.position(end)
     return {"startLine": start_line, "startColumn": start_column + 1,
@@ -174,7 +180,7 @@ def _sarif_result(report: FileReport, d: Diagnostic, rule_index: dict[str, int])
     if d.code in rule_index:
         result["ruleIndex"] = rule_index[d.code]
     if d.fix is not None and d.fix.edits and report.text is not None:
-        lines = LineIndex(report.text)
+        lines = _line_index(report.text)
         result["fixes"] = [{
             "description": {"text": d.fix.message},
             "artifactChanges": [{"artifactLocation": _artifact(d.path), "replacements": [
@@ -218,6 +224,8 @@ def _xml_text(text: str) -> str:
 
 def format_junit(reports: Sequence[FileReport], **_: object) -> str:
     """JUnit XML: one test case per checked file, one failure per finding in it."""
+    from xml.etree import ElementTree
+
     failing = sum(1 for r in reports if r.diagnostics)
     errors = sum(1 for r in reports if r.errors)
     counts = {"tests": str(len(reports)), "failures": str(failing), "errors": str(errors)}

@@ -6,31 +6,16 @@ and hands it to every selected rule's :meth:`Rule.check`, which yields :class:`R
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Iterator, Sequence, Union
 
 import libcst as cst
 
+# Plain data shared with output and the cache (no libcst there): re-exported here.
+from sqlalint.diagnostics import Applicability, Edit  # noqa: F401
+
 if TYPE_CHECKING:
     from sqlalint.context import Context
-
-
-class Applicability(str, enum.Enum):
-    """How far a fix can be trusted (ruff's terms)."""
-
-    SAFE = "safe"  # keeps runtime meaning: applied by --fix
-    UNSAFE = "unsafe"  # changes behaviour; applied only with --unsafe-fixes
-    DISPLAY_ONLY = "display-only"  # shown, never applied
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Replace ``source[start:end]`` (character offsets) with ``content``."""
-
-    start: int
-    end: int
-    content: str
 
 
 # A change a rule asks for, in tree terms: replace ``old`` with ``new``, or remove ``old``

@@ -8,14 +8,16 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence
 
+from sqlalint.cache import LazyIndex
 from sqlalint.config import Settings
-from sqlalint.engine import Diagnostic, InternalError, fix_source, lint_source, parse_error, selected_rules, \
-    worth_parsing
+from sqlalint.diagnostics import Diagnostic, InternalError, parse_error
 from sqlalint.files import SourceError, SourceFile, WriteError, decode, module_name, read_source, write_atomic
-from sqlalint.index import ProjectIndex
 
+# The engine (libcst, the rules) is imported only when a file is actually linted: a fully
+# cached run never pays for it.
 if TYPE_CHECKING:
     from sqlalint.cache import ResultCache
+    from sqlalint.index import ProjectIndex
 
 
 class Mode(Enum):
@@ -46,8 +48,10 @@ def display_path(path: Path) -> str:
 
 
 def process_source(source: SourceFile | None, display: str, settings: Settings, mode: Mode, unsafe: bool,
-                   index: Optional[ProjectIndex], module: tuple[str, bool] = ("", False)) -> FileReport:
+                   index: Optional["ProjectIndex"], module: tuple[str, bool] = ("", False)) -> FileReport:
     """Lint or fix one decoded file. ``source.path`` is only used for writing."""
+    from sqlalint.engine import fix_source, lint_source, selected_rules, worth_parsing
+
     report = FileReport(display)
     rules = selected_rules(settings, display)
     extra = index.trigger_names() if index is not None else ()
@@ -71,7 +75,7 @@ def process_source(source: SourceFile | None, display: str, settings: Settings, 
 
 
 def process_file(path: Path, settings: Settings, mode: Mode, unsafe: bool,
-                 index: Optional[ProjectIndex] = None) -> FileReport:
+                 index: Optional["ProjectIndex"] = None) -> FileReport:
     display = display_path(path)
     try:
         source = read_source(path)
@@ -88,13 +92,15 @@ def process_file(path: Path, settings: Settings, mode: Mode, unsafe: bool,
             report.fixed_text = None
             report.text = source.text
             # What is on disk is the original: report what it holds.
+            from sqlalint.engine import lint_source
+
             result = lint_source(source.text, display, settings, index, *module_name(path, settings.root))
             report.diagnostics, report.errors = result.diagnostics, result.errors
     return report
 
 
 def process_stdin(raw: bytes, display: str, settings: Settings, mode: Mode, unsafe: bool,
-                  index: Optional[ProjectIndex] = None) -> FileReport:
+                  index: Optional["ProjectIndex"] = None) -> FileReport:
     try:
         source = decode(raw, Path(display))
     except SourceError as error:
@@ -111,7 +117,7 @@ POOL_MIN_FILES = 32
 
 
 def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsafe: bool = False,
-        index: Optional[ProjectIndex] = None, cache: Optional["ResultCache"] = None,
+        index: Optional["ProjectIndex"] = None, cache: Optional["ResultCache"] = None,
         jobs: Optional[int] = None, on_file_done: Optional[Callable[[FileReport], None]] = None
         ) -> list[FileReport]:
     """Lint or fix ``files``; reports in the order of ``files``. ``cache`` serves and stores
@@ -120,53 +126,53 @@ def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsa
     if cache is not None and mode is not Mode.CHECK:
         cache = None
     reports: list[Optional[FileReport]] = [None] * len(files)
-    keys: dict[int, str] = {}
+    tokens: dict[int, tuple[str, str, str]] = {}
     if cache is not None:
         cache.prune()
         for position, path in enumerate(files):
-            hit, key = _cached(cache, path, settings)
+            hit, token = _cached(cache, path, settings)
             if hit is not None:
                 reports[position] = hit
                 _notify([hit], on_file_done)
-            elif key is not None:
-                keys[position] = key
+            elif token is not None:
+                tokens[position] = token
     pending = [position for position, report in enumerate(reports) if report is None]
     jobs = jobs or os.cpu_count() or 1
     todo = [files[position] for position in pending]
     if jobs > 1 and len(todo) >= POOL_MIN_FILES:
+        if isinstance(index, LazyIndex):
+            index = index.resolve()  # once, before forking, not once per worker
         done = _in_pool(todo, settings, mode, unsafe, index, jobs, on_file_done)
     else:
         done = _notify((process_file(path, settings, mode, unsafe, index) for path in todo), on_file_done)
     for position, report in zip(pending, done):
         reports[position] = report
-        if cache is not None and position in keys and not report.errors and not report.messages:
+        if cache is not None and position in tokens and not report.errors and not report.messages:
             from sqlalint.cache import encode_report
 
-            cache.put(keys[position], encode_report(report.diagnostics, report.text is not None))
+            cache.store(tokens[position], encode_report(report.diagnostics, report.text is not None))
+    if cache is not None:
+        cache.save()
     return reports  # type: ignore[return-value]
 
 
-def _cached(cache: "ResultCache", path: Path, settings: Settings) -> tuple[Optional[FileReport], Optional[str]]:
-    """The cached report of ``path`` and its key; (None, key) on a miss, (None, None) when
-    the file cannot be read (process_file reports why)."""
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return None, None
+def _cached(cache: "ResultCache", path: Path, settings: Settings
+            ) -> tuple[Optional[FileReport], Optional[tuple[str, str, str]]]:
+    """The cached report of ``path`` and the token to store its result under; (None,
+    token) on a miss, (None, None) when the file cannot be read (process_file reports why)."""
     display = display_path(path)
-    key = cache.key(raw, display, module_name(path, settings.root))
-    entry = cache.get(key)
+    entry, token = cache.lookup(path, display, settings.root)
     if entry is None:
-        return None, key
+        return None, token
     from sqlalint.cache import decode_diagnostics
 
     report = FileReport(display, decode_diagnostics(entry))
     if entry.get("text"):
         try:
-            report.text = decode(raw, path).text
+            report.text = read_source(path).text
         except SourceError:
-            return None, key
-    return report, key
+            return None, token
+    return report, token
 
 
 _POOL_ARGS: tuple = ()
@@ -182,7 +188,7 @@ def _pool_work(path: Path) -> FileReport:
 
 
 def _in_pool(files: Sequence[Path], settings: Settings, mode: Mode, unsafe: bool,
-             index: Optional[ProjectIndex], jobs: int,
+             index: Optional["ProjectIndex"], jobs: int,
              on_file_done: Optional[Callable[[FileReport], None]] = None) -> list[FileReport]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

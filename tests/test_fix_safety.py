@@ -1,12 +1,19 @@
 """--fix never loses data: a kill during a run, or two runs at once on one tree, leave every
-file either original or fixed, and parseable."""
+file either original or fixed, and parseable; a file edited while sqlalint works on it keeps
+the edit."""
 from __future__ import annotations
 
+import ctypes
 import os
+import select
 import signal
+import struct
 import subprocess
 import sys
+import threading
 import time
+
+import pytest
 
 from conftest import run_cli
 from sqlalint.engine import parses
@@ -58,3 +65,55 @@ def test_two_fix_runs_at_once(tmp_path):
     assert run_cli("check", "--isolated", "--fix", ".", cwd=tmp_path)[0] == 0
     for i in range(COUNT):
         assert (tmp_path / f"m{i}.py").read_text() == FIXED.format(i=i)
+
+
+IN_CLOSE_NOWRITE = 0x10  # <sys/inotify.h>: a file opened for reading was closed
+
+
+def watch_reads(path):
+    """An inotify descriptor that reports each time a process finishes reading ``path``."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_CLOEXEC)
+    if fd < 0 or libc.inotify_add_watch(fd, os.fsencode(path), IN_CLOSE_NOWRITE) < 0:
+        pytest.skip("inotify unavailable")
+    return fd
+
+
+def edit_after_each_read(path, fd, proc, edits: list[str]) -> None:
+    """Append a line to ``path`` each time a read of it ends, until ``proc`` exits: whichever
+    read sqlalint fixes from, the file changes right after it."""
+    while proc.poll() is None and len(edits) < 20:
+        if not select.select([fd], [], [], 0.05)[0]:
+            continue
+        data = os.read(fd, 4096)
+        for offset in range(0, len(data) - 15, 16):  # struct inotify_event, no names here
+            if struct.unpack_from("iIII", data, offset)[1] & IN_CLOSE_NOWRITE:
+                edits.append(f"# edited {len(edits)}\n")
+                with open(path, "a") as handle:
+                    handle.write(edits[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify")
+def test_a_file_edited_between_read_and_write_is_not_overwritten(tmp_path):
+    target = tmp_path / "models.py"
+    # Big enough that analysing it takes far longer than the watcher takes to append.
+    original = LEGACY.format(i=0) + "".join(
+        f"\n\ndef get_{n}(session, value):\n    return session.query(Model).get(value)\n" for n in range(300))
+    target.write_text(original)
+    fd = watch_reads(target)
+    proc = subprocess.Popen([sys.executable, "-m", "sqlalint", "check", "--isolated", "--fix", "models.py"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    edits: list[str] = []
+    watcher = threading.Thread(target=edit_after_each_read, args=(target, fd, proc, edits))
+    watcher.start()
+    try:
+        out, err = proc.communicate(timeout=300)
+    finally:
+        watcher.join()
+        os.close(fd)
+    assert edits, "sqlalint never read the file"
+    assert "models.py: changed on disk while sqlalint ran; not overwritten" in err.decode()
+    assert proc.returncode == 1  # the finding remains
+    # Every edit is there, and nothing of the fix.
+    assert target.read_text() == original + "".join(edits)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".sqlalint-tmp")]

@@ -2,6 +2,7 @@
 is written where nothing is fixed."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from privileges import unprivileged_cli
 from sqlalint.config import Settings
 from sqlalint.files import discover
 from sqlalint.runner import Mode, run
@@ -30,7 +32,11 @@ CASES = {
     "py2.py": (HEAD.encode() + b"print 'hello'\n", [("SLA001", 2, 1)]),
     "unknown_encoding.py": (b"# coding: klingon\n" + HEAD.encode(), [("SLA001", 1, 1)]),
     "long_line.py": (HEAD.encode() + b"x = [" + b"1, " * 10_000 + b"]\n", [("SLA502", 1, 1)]),
-    "deep_chain.py": (HEAD.encode() + b"x = 1" + b" + 1" * 20_000 + b"\n", [("SLA001", 1, 1)]),
+    # Too deep: reported at the line of the deep expression, whichever parser gives up.
+    "deep_chain.py": (HEAD.encode() + b"x = 1" + b" + 1" * 20_000 + b"\n", [("SLA001", 2, 1)]),
+    "deep_unary.py": (HEAD.encode() + b"y = 1\n\nx = " + b"- " * 1000 + b"1\n", [("SLA001", 4, 1)]),
+    "deep_lines.py": (HEAD.encode() + b"y = 2\nx = (\n" + b"not \\\n" * 1000 + b"1)\n", [("SLA001", 3, 1)]),
+    # Deep but legal nesting (Python allows 200 brackets) is analysed.
     "deep_brackets.py": (HEAD.encode() + b"x = " + b"[" * 150 + b"]" * 150 + b"\n", [("SLA502", 1, 1)]),
     "new_syntax.py": (HEAD.encode() + b"""\
 match command:
@@ -158,3 +164,46 @@ def test_a_dangling_symlink_is_reported(tmp_path):
     assert [(Path(r.path).name, found(r)) for r in reports] == [
         ("dangling.py", [("SLA001", 1, 1)]), ("ok.py", [("SLA502", 1, 1)])]
     assert reports[0].diagnostics[0].message == "cannot read: No such file or directory"
+
+
+@pytest.fixture
+def unreadable(tmp_path):
+    """An unreadable file, an undecodable one and a fixable one."""
+    (tmp_path / "secret.py").write_text(HEAD)
+    (tmp_path / "secret.py").chmod(0)
+    (tmp_path / "bad.py").write_bytes(HEAD.encode() + b"s = '\xff'\n")
+    (tmp_path / "models.py").write_text(HEAD)
+    yield tmp_path
+    (tmp_path / "secret.py").chmod(0o644)
+
+
+def test_unreadable_and_undecodable_files_in_every_output(unreadable):
+    # As root too: without the capability to override file permissions.
+    code, out, err = unprivileged_cli("check", "--isolated", ".", cwd=unreadable)
+    assert (code, err) == (1, "")
+    lines = out.splitlines()
+    assert lines[0] == "bad.py:2:6: SLA001 cannot decode as utf-8: byte 0xff is not valid (invalid start byte)"
+    assert lines[1].startswith("models.py:1:1: SLA502 ")
+    assert lines[2] == "secret.py:1:1: SLA001 cannot read: Permission denied"
+
+    code, out, err = unprivileged_cli("check", "--isolated", "--output-format", "json", ".", cwd=unreadable)
+    assert (code, err) == (1, "")
+    findings = json.loads(out)
+    assert [(f["filename"], f["code"], f["location"]) for f in findings] == [
+        ("bad.py", "SLA001", {"row": 2, "column": 6}), ("models.py", "SLA502", {"row": 1, "column": 1}),
+        ("secret.py", "SLA001", {"row": 1, "column": 1})]
+    assert findings[0]["message"] == "cannot decode as utf-8: byte 0xff is not valid (invalid start byte)"
+    assert findings[2]["message"] == "cannot read: Permission denied"
+    assert findings[0]["fix"] is None and findings[2]["fix"] is None and findings[1]["fix"] is not None
+
+    code, out, err = unprivileged_cli("check", "--isolated", "--statistics", ".", cwd=unreadable)
+    assert (code, err) == (1, "")
+    assert [line.split() for line in out.splitlines()] == [["2", "SLA001", "parse-error"],
+                                                         ["1", "SLA502", "[*]", "legacy-declarative-import"]]
+
+    code, out, err = unprivileged_cli("check", "--isolated", "--fix", ".", cwd=unreadable)
+    assert code == 1 and "Traceback" not in err
+    assert (unreadable / "models.py").read_text() == FIXED_HEAD  # the run went on
+    assert (unreadable / "bad.py").read_bytes() == HEAD.encode() + b"s = '\xff'\n"
+    (unreadable / "secret.py").chmod(0o644)
+    assert (unreadable / "secret.py").read_text() == HEAD

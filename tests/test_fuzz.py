@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import random
 import re
+import signal
 import sys
 import time
 import traceback
@@ -170,9 +171,28 @@ def program(sources: list[str], rng: random.Random) -> str:
 
 # -- running many programs in a pool -------------------------------------------------------
 
-def _failure(source: str, error: BaseException) -> dict:
-    return {"source": source, "error": "".join(traceback.format_exception_only(type(error), error)).strip(),
-            "traceback": traceback.format_exc()}
+PROGRAM_SECONDS = 30  # one small program taking longer than this is a finding too
+
+
+class TooSlow(Exception):
+    pass
+
+
+def _too_slow(signum, frame):
+    raise TooSlow(f"took more than {PROGRAM_SECONDS} s")
+
+
+def checked(source: str, failures: list[dict]) -> None:
+    """check_invariants, in a worker process, with anything it raises recorded as a failure."""
+    signal.signal(signal.SIGALRM, _too_slow)
+    signal.alarm(PROGRAM_SECONDS)
+    try:
+        check_invariants(source)
+    except Exception as error:  # noqa: BLE001 - any exception is a finding
+        failures.append({"source": source, "traceback": traceback.format_exc(),
+                         "error": "".join(traceback.format_exception_only(type(error), error)).strip()})
+    finally:
+        signal.alarm(0)
 
 
 def run_mutations(seed: int, count: int, deadline: float) -> dict:
@@ -181,11 +201,7 @@ def run_mutations(seed: int, count: int, deadline: float) -> dict:
     sources = seed_sources()
     done, failures = 0, []
     while done < count and time.time() < deadline:
-        source = program(sources, rng)
-        try:
-            check_invariants(source)
-        except Exception as error:  # noqa: BLE001 - any exception is a finding
-            failures.append(_failure(source, error))
+        checked(program(sources, rng), failures)
         done += 1
     return {"kind": "mutated", "programs": done, "failures": failures}
 
@@ -212,12 +228,8 @@ def run_generated(seed: int, count: int, deadline: float) -> dict:
         except Exception:  # noqa: BLE001 - hypothesmith's grammar is wider than libcst's
             return
         # Generated code rarely names SQLAlchemy: add the imports so the rules run on it.
-        source = SQLA_PRELUDE + body
         state["programs"] += 1
-        try:
-            check_invariants(source)
-        except Exception as error:  # noqa: BLE001 - any exception is a finding
-            state["failures"].append(_failure(source, error))
+        checked(SQLA_PRELUDE + body, state["failures"])
 
     check()
     return {"kind": "generated", **state}

@@ -2,35 +2,121 @@
 
 The byte triggers (engine.worth_parsing) keep every file that says ``session`` or ``for``;
 on a Flask-SQLAlchemy application that is most of them, and libcst plus the model costs
-tens of times what ``ast.parse`` does (C). So a surviving file is parsed with the stdlib
-``ast`` once, reduced to :class:`AstFacts` (which identifiers its code uses, which methods
-it calls, whether it iterates a call), and each selected rule is asked for a cheap
-*necessary* condition on those facts. Only when one rule may match does libcst run.
+tens of times what even ``ast.parse`` does. So a surviving file is reduced, with compiled
+regular expressions (C speed, no parse), to its *code*: the bytes with comments removed and
+each plain string literal replaced by its quote character (f-strings stay: their fields are
+code). Each selected rule is then asked for a cheap *necessary* condition on that text
+(:class:`Facts`): which words it uses, which methods it calls, whether it builds strings.
+Only when one rule may match does libcst run.
 
-Conservative by construction: a rule can define ``could_match(facts, names) -> bool``;
-otherwise its entry in :data:`NECESSARY` is used; a rule with neither always passes, and a
-file ``ast`` cannot parse (a syntax error, or syntax newer than this Python) always passes.
-Identifiers of project-defined engines, factories and registries (the project index, the
-``session-factories``/``engine-factories`` settings) count as session/engine names.
-tests/test_prefilter.py runs every rule's invalid examples and every labelled case through
-it: each must pass.
+Conservative by construction: every condition reads a SUPERSET of what the code says (the
+text of f-strings, words in odd places, a file the scanner is unsure of kept whole), so it
+can only let more files through. A rule can define ``could_match(facts, project) -> bool``;
+otherwise its entry in :data:`NECESSARY` is used; a rule with neither always passes. A file
+with a syntax error that no condition holds for is skipped like any other (a syntax error
+in a file that cannot matter is the compiler's job). Identifiers of project-defined
+engines, factories and registries (the project index, the ``session-factories`` /
+``engine-factories`` settings) count as session/engine names; any name the index knows
+(models too) may supply a mapped model. tests/test_prefilter.py runs every rule's invalid
+examples and every labelled case through it: each must pass.
 """
 from __future__ import annotations
 
-import ast
 import os
+import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from sqlalint import sqla
 
+# -- code text: comments and plain strings out, in one regex scan -------------------------
 
-@dataclass(frozen=True)
-class AstFacts:
-    names: frozenset  # identifiers in code: names, attributes, imported names and aliases, defs, keywords
-    called_attrs: frozenset  # ``x.m(...)`` -> "m"
-    called_names: frozenset  # ``f(...)`` -> "f"
-    iterates_call: bool  # ``for x in f(...)`` or a comprehension over a call
+_ESC = rb"\\(?:\r\n|.)"
+
+
+def _body(quote: bytes, plain: bytes, special: bytes) -> bytes:
+    """``plain`` runs (a tight loop in the regex engine) between ``special`` pieces, up to
+    ``quote``."""
+    return plain + rb"*+(?:(?:" + special + rb")" + plain + rb"*+)*+" + quote
+
+
+# An f-string from its quote, as Python 3.11 reads it: the first unescaped closing quote
+# ends it, a field ``{...}`` holds no such quote. A 3.12 f-string that nests its own quote
+# does not match.
+_F_BODY = (rb'(?:"""' + _body(rb'"""', rb'[^"\\{]', _ESC + rb'|"(?!"")|\{\{|\{(?:[^"}]|"(?!""))*+\}')
+           + rb"|'''" + _body(rb"'''", rb"[^'\\{]", _ESC + rb"|'(?!'')|\{\{|\{(?:[^'}]|'(?!''))*+\}")
+           + rb'|"' + _body(rb'"', rb'[^"\\{\n]', _ESC + rb'|\{\{|\{[^"}\n]*+\}')
+           + rb"|'" + _body(rb"'", rb"[^'\\{\n]", _ESC + rb"|\{\{|\{[^'}\n]*+\}") + rb")")
+# A plain string from its quote (the quote captured; a prefix letter stays as code).
+_PLAIN = (rb"([\"'])(?:"
+          + rb'(?<=")""' + _body(rb'"""', rb'[^"\\]', _ESC + rb'|"(?!"")')
+          + rb"|(?<=')''" + _body(rb"'''", rb"[^'\\]", _ESC + rb"|'(?!'')")
+          + rb'|(?<=")' + _body(rb'"', rb'[^"\\\n]', _ESC)
+          + rb"|(?<=')" + _body(rb"'", rb"[^'\\\n]", _ESC) + rb")")
+# At an opening quote: the string prefix before it makes an f-string (or a 3.14 t-string).
+_AFTER_F_PREFIX = rb"(?:(?<=(?<![\w])[fFtT])|(?<=(?<![\w])[fFtT][rR])|(?<=(?<![\w])[rR][fFtT]))"
+# re.split keeps the groups: an f-string (kept whole), an f-string that does not read as
+# above (3.12 nesting, unterminated: the scan could lose its place, so the file is read
+# whole), a plain string's opening quote; a comment leaves nothing. Every alternative starts
+# at ``#``, ``"`` or ``'``: the leading lookahead lets the regex engine skip other bytes.
+_TOKENS = re.compile(rb"(?=[#\"'])(?:(" + _AFTER_F_PREFIX + _F_BODY + rb")|(" + _AFTER_F_PREFIX + rb".)"
+                     + rb"|#[^\r\n]*|" + _PLAIN + rb")", re.S)
+
+
+# Bytes that cannot be part of an ASCII identifier become spaces: ``split`` then gives the
+# words (a non-ASCII identifier splits into more words: a superset).
+_NOT_WORD = bytes(c if chr(c).isascii() and (chr(c).isalnum() or c == ord("_")) else 32 for c in range(256))
+
+
+def words_of(data: bytes) -> frozenset:
+    return frozenset(data.translate(_NOT_WORD).split())
+
+
+class Facts:
+    """A module's text, and lazily its code (comments and plain strings removed) and the
+    words of each."""
+
+    __slots__ = ("raw", "_code", "_raw_words", "_code_words")
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        self._code: Optional[bytes] = None
+        self._raw_words: Optional[frozenset] = None
+        self._code_words: Optional[frozenset] = None
+
+    @property
+    def code(self) -> bytes:
+        if self._code is None:
+            self._code = code_of(self.raw)
+        return self._code
+
+    def raw_words(self) -> frozenset:
+        if self._raw_words is None:
+            self._raw_words = words_of(self.raw)
+        return self._raw_words
+
+    def code_words(self) -> frozenset:
+        """Removing comments and strings never makes a new word: a subset of raw_words."""
+        if self._code_words is None:
+            self._code_words = words_of(self.code)
+        return self._code_words
+
+
+def code_of(data: bytes) -> bytes:
+    """``data`` without comments, each plain string literal reduced to its quote; all of
+    ``data`` when an f-string could make the scan lose its place."""
+    parts = _TOKENS.split(data)
+    if any(parts[2::4]):
+        return data
+    return b"".join(filter(None, parts))
+
+
+def facts_of(source: Union[str, bytes]) -> Facts:
+    return Facts(source if isinstance(source, bytes) else source.encode("utf-8", "surrogatepass"))
+
+
+def _words(names: Iterable[str]) -> frozenset:
+    return frozenset(n.encode() for n in names if n)
 
 
 def _last(qualified: Iterable[str]) -> frozenset:
@@ -44,87 +130,134 @@ CACHE_NAMES = _last(sqla.FUNCTOOLS_CACHES)
 EXECUTE_METHODS = frozenset({"execute", "exec_driver_sql"})
 QUERY_ORIGINS = frozenset({"query", "execute", "scalars", "exec", "scalar"})
 
-
-def facts_of(source: str | bytes) -> Optional[AstFacts]:
-    """The facts of a module, or None when ``ast`` cannot parse it."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    names: set[str] = set()
-    called_attrs: set[str] = set()
-    called_names: set[str] = set()
-    iterates = False
-    Name, Attribute, Call, alias = ast.Name, ast.Attribute, ast.Call, ast.alias
-    loops = (ast.For, ast.comprehension)
-    for node in ast.walk(tree):
-        kind = node.__class__
-        if kind is Name:
-            names.add(node.id)  # type: ignore[attr-defined]
-        elif kind is Attribute:
-            names.add(node.attr)  # type: ignore[attr-defined]
-        elif kind is Call:
-            func = node.func  # type: ignore[attr-defined]
-            if func.__class__ is Attribute:
-                called_attrs.add(func.attr)
-            elif func.__class__ is Name:
-                called_names.add(func.id)
-        elif kind is alias:
-            names.update(node.name.split("."))  # type: ignore[attr-defined]
-            if node.asname:  # type: ignore[attr-defined]
-                names.add(node.asname)  # type: ignore[attr-defined]
-        elif kind in loops:
-            iterates = iterates or node.iter.__class__ is Call  # type: ignore[attr-defined]
-        elif kind is ast.keyword and node.arg:  # type: ignore[attr-defined]
-            names.add(node.arg)  # type: ignore[attr-defined]
-        elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
-            names.add(node.name)  # type: ignore[attr-defined]
-        elif kind is ast.ImportFrom and node.module:  # type: ignore[attr-defined]
-            names.update(node.module.split("."))  # type: ignore[attr-defined]
-    return AstFacts(frozenset(names), frozenset(called_attrs), frozenset(called_names), iterates)
+_CACHE = _words(CACHE_NAMES)
+_ORIGIN = _words(QUERY_ORIGINS)
+_FOR = _words(["for"])
+_CLASS = _words(["class"])
+_TEXT = _words(["text"])
+_EXECUTE_ANY = _words(EXECUTE_METHODS)
 
 
-def _uses_session(f: AstFacts, project: frozenset) -> bool:
-    return bool(f.names & SESSION_NAMES or f.names & project)
+class _Shape:
+    """A pattern over the code, and its superset over the raw text: wherever the code
+    pattern allows space, the raw one also allows comments (what the code lost there)."""
+
+    __slots__ = ("raw", "code")
+
+    def __init__(self, build: Callable[[bytes], bytes]):
+        self.code = re.compile(build(rb"[\s\\]*"), re.S)
+        self.raw = re.compile(build(rb"(?:[\s\\]|#[^\r\n]*)*"), re.S)
 
 
-def _uses_engine(f: AstFacts, project: frozenset) -> bool:
-    return bool(f.names & ENGINE_NAMES or f.names & project)
+def _called_attr(*names: str) -> _Shape:
+    listed = b"|".join(n.encode() for n in names)
+    return _Shape(lambda w: rb"\." + w + rb"(?:" + listed + rb")" + w + rb"\(")
 
 
-def _loads_query(f: AstFacts, project: frozenset) -> bool:
-    return bool(("all" in f.called_attrs or f.iterates_call) and f.names & QUERY_ORIGINS)
+# SQL built from values (sqltext.built_string): an f-string, or a string literal beside
+# ``%``, ``+`` or ``.format``.
+_BUILT = _Shape(lambda w: rb"(?=[\"'])" + _AFTER_F_PREFIX + rb"|[\"'](?:" + w + rb"\))*" + w
+                + rb"(?:%|\+|\." + w + rb"format(?![\w]))|\+(?:" + w + rb"\()*" + w + rb"(?:[rRbBuU]{1,2})?[\"']")
+_LEGACY_MODULE = _Shape(lambda w: rb"(?<![\w.])sqlalchemy" + w + rb"\." + w + rb"ext(?![\w])")
+_DECLARATIVE = _words(["declarative"])
+
+
+@dataclass(frozen=True)
+class Project:
+    """Names the project defines: ``sessions`` may name an engine, a session factory or a
+    registry; ``known`` holds every name the index knows (models too)."""
+
+    sessions: frozenset = frozenset()
+    known: frozenset = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "session_words", _words(SESSION_NAMES | self.sessions))
+        object.__setattr__(self, "engine_words", _words(ENGINE_NAMES | self.sessions))
+        object.__setattr__(self, "known_words", _words(self.known | self.sessions))
+
+
+def as_project(project: Union[Project, Iterable[str]]) -> Project:
+    """A Project; a plain set of names counts both as session/engine names and as known."""
+    if isinstance(project, Project):
+        return project
+    names = frozenset(project)
+    return Project(names, names)
+
+
+# A necessary condition is a list of groups that must all hold; a group holds when one of
+# its alternatives does: a set of words the code uses (a Project attribute name stands for
+# the project's own words), or (words or None, shape): the words used and the shape found.
+# Every group is first asked of the raw text (cheap, and never stricter), then of the code.
+Alternative = Union[frozenset, str, tuple]
+
+
+def _words_for(alternative: Alternative, project: "Project") -> Optional[frozenset]:
+    words = alternative[0] if isinstance(alternative, tuple) else alternative
+    return getattr(project, words) if isinstance(words, str) else words
+
+
+def _holds(alternative: Alternative, project: "Project", used: frozenset, text: bytes, raw: bool) -> bool:
+    words = _words_for(alternative, project)
+    if words is not None and words.isdisjoint(used):
+        return False
+    if not isinstance(alternative, tuple):
+        return True
+    shape = alternative[1]
+    return (shape.raw if raw else shape.code).search(text) is not None
+
+
+def _all_of(*groups: Sequence[Alternative]) -> Callable[[Facts, "Project"], bool]:
+    def check(facts: Facts, project: Project) -> bool:
+        for raw in (True, False):
+            used = facts.raw_words() if raw else facts.code_words()
+            text = facts.raw if raw else facts.code
+            if not all(any(_holds(a, project, used, text, raw) for a in group) for group in groups):
+                return False
+        return True
+    return check
+
+
+_ALL = (_words(["all"]), _called_attr("all"))
+_LEN = (_words(["len"]), _Shape(lambda w: rb"(?<![\w.])len" + w + rb"\("))
+_MODEL = (_CLASS, "known_words")  # a class defined here or a name the index knows
 
 
 # Necessary conditions by rule code: False means the rule cannot report on the file.
-# ``project`` holds the identifiers of project-defined engines, factories and registries.
-NECESSARY: dict[str, Callable[[AstFacts, frozenset], bool]] = {
-    "SLA101": _uses_engine,
-    "SLA201": lambda f, p: bool(f.names & CACHE_NAMES),
-    "SLA202": _uses_session,
-    "SLA203": _uses_session,
-    "SLA204": _uses_session,
-    "SLA205": _uses_session,
-    "SLA206": _uses_session,
-    "SLA301": _loads_query,
-    "SLA302": lambda f, p: "len" in f.called_names and "all" in f.called_attrs,
-    "SLA401": lambda f, p: bool(f.called_attrs & EXECUTE_METHODS or "text" in f.names),
-    "SLA402": lambda f, p: "execute" in f.called_attrs,
+NECESSARY: dict[str, Callable[[Facts, Project], bool]] = {
+    "SLA101": _all_of(["engine_words"]),
+    "SLA201": _all_of([_CACHE]),
+    "SLA202": _all_of(["session_words"]),
+    "SLA203": _all_of(["session_words"]),
+    "SLA204": _all_of(["session_words"]),
+    "SLA205": _all_of(["session_words"]),
+    "SLA206": _all_of(["session_words"]),
+    # queries.ChainReader: a query origin, a mapped model (a class defined here or a name
+    # the index knows), and ``.all()`` or a loop.
+    "SLA301": _all_of([_ORIGIN], _MODEL, [_FOR, _ALL]),
+    "SLA302": _all_of([_ORIGIN], [_LEN], [_ALL]),
+    # sqltext: text() or an execute, and a string built from values.
+    "SLA401": _all_of([_TEXT, (_EXECUTE_ANY, _called_attr(*sorted(EXECUTE_METHODS)))],
+                      [(None, _BUILT)]),
+    "SLA402": _all_of([(_words(["execute"]), _called_attr("execute"))]),
+    # The legacy module path, in an import.
+    "SLA502": _all_of([_DECLARATIVE], [(_words(["sqlalchemy"]), _LEGACY_MODULE)]),
 }
 
 
-_PROJECT_MEMO: dict[tuple[int, int], frozenset] = {}
+_PROJECT_MEMO: dict[tuple[int, int], Project] = {}
 # Project names that cannot give a non-Flask Session or an Engine: models, bases, the
 # Flask-SQLAlchemy extension (its session is Flask-managed, which the session rules skip).
 _NOT_SESSIONS = ("MODEL", "BASE", "FLASK_DB")
 
 
-def project_names(settings: Any, index: Any) -> frozenset:
-    """Identifiers that may name a project-defined engine, session factory or registry."""
+def project_names(settings: Any, index: Any) -> Project:
+    """The names ``settings`` and ``index`` say the project defines."""
     key = (id(settings), id(index))
     if key not in _PROJECT_MEMO:
         names = {q.rpartition(".")[2] for q in (*settings.session_factories, *settings.engine_factories)}
+        known = set(names)
         if index is not None:
+            known.update(index.trigger_names())
             facts = getattr(index, "facts", None)
             if facts is not None:
                 names.update(q.rpartition(".")[2] for q, value, *_ in facts()
@@ -132,7 +265,7 @@ def project_names(settings: Any, index: Any) -> frozenset:
             else:
                 names.update(index.trigger_names())
         _PROJECT_MEMO.clear()
-        _PROJECT_MEMO[key] = frozenset(names)
+        _PROJECT_MEMO[key] = Project(frozenset(names), frozenset(known))
     return _PROJECT_MEMO[key]
 
 
@@ -140,18 +273,15 @@ def enabled() -> bool:
     return os.environ.get("SQLALINT_NO_PREFILTER", "") == ""
 
 
-def could_match(source: str | bytes, rules: Sequence[Any], project: frozenset) -> bool:
-    """False only when every rule in ``rules`` (those whose byte triggers the file holds)
-    provably cannot report on ``source``."""
-    checks = []
+def could_match(source: Union[str, bytes], rules: Sequence[Any],
+                project: Union[Project, Iterable[str]]) -> bool:
+    """False only when every rule in ``rules`` whose byte triggers ``source`` holds provably
+    cannot report on it. Triggers are looked for only once a rule's condition holds (few
+    files get that far)."""
+    facts = facts_of(source)
+    found = as_project(project)
     for rule in rules:
         check = getattr(rule, "could_match", None) or NECESSARY.get(rule.code)
-        if check is None:
-            return True  # this rule has no cheap condition: libcst decides
-        checks.append(check)
-    if not checks:
-        return True
-    facts = facts_of(source)
-    if facts is None:
-        return True
-    return any(check(facts, project) for check in checks)
+        if (check is None or check(facts, found)) and any(t in facts.raw for t in rule.triggers):
+            return True
+    return False

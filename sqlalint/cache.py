@@ -102,14 +102,24 @@ class ContentHashes:
         data = _read_json(self.file) if self.file is not None else None
         known = data.get("files") if isinstance(data, dict) and data.get("v") == 1 else None
         self.known: dict[str, list] = known if isinstance(known, dict) else {}
-        self.fresh: dict[str, list] = {}  # hashed (or confirmed) during this run
+        self.fresh: dict[str, list] = {}  # hashed during this run
+        self._done: dict[str, Optional[str]] = {}  # every answer of this run
+        self._cwd = os.getcwd()
+
+    def name(self, path: Path) -> str:
+        """The absolute path, as stored (``os.path.abspath`` for the normalised paths
+        discovery gives, at a fraction of its cost)."""
+        text = os.fspath(path)
+        return text if os.path.isabs(text) else os.path.join(self._cwd, text)
 
     def digest(self, path: Path) -> Optional[str]:
         """The content hash of ``path``, None when it cannot be read."""
-        name = os.path.abspath(path)
-        entry = self.fresh.get(name)
-        if entry is not None:
-            return entry[3]
+        name = self.name(path)
+        if name not in self._done:
+            self._done[name] = self._digest(path, name)
+        return self._done[name]
+
+    def _digest(self, path: Path, name: str) -> Optional[str]:
         try:
             info = os.stat(path)
         except (OSError, ValueError):
@@ -315,7 +325,7 @@ class LazyIndex:
         digest = hashlib.blake2b(where.encode("utf-8", "surrogateescape"), digest_size=20)
         for path in self._files():
             if path.suffix == ".py":
-                digest.update(f"\0{os.path.abspath(path)}\0{hashes.digest(path) or '-'}"
+                digest.update(f"\0{hashes.name(path)}\0{hashes.digest(path) or '-'}"
                               .encode("utf-8", "surrogateescape"))
         name = hashlib.blake2b(where.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
         return digest.hexdigest(), self._folder / STATE / f"index-{name}.json"  # type: ignore[operator]

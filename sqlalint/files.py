@@ -52,14 +52,19 @@ def _files_under(folder: Path, settings: Settings) -> list[Path]:
     except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (3.11)
         base = None
     prefix = "" if base in (None, ".") else f"{base}/"
-    return sorted(folder / name for name in names if os.path.splitext(name)[1] in PYTHON_SUFFIXES
-                  and _is_source(folder / name, name, prefix, base, settings, by_git))
+    found = []
+    for name in names:
+        if os.path.splitext(name)[1] in PYTHON_SUFFIXES:
+            path = folder / name
+            if _is_source(path, prefix + name, base, settings, by_git):
+                found.append(path)
+    return sorted(found)
 
 
-def _is_source(path: Path, relative: str, prefix: str, base: Optional[str], settings: Settings,
-               by_git: bool) -> bool:
-    """Is ``path`` (``relative`` to the folder being listed) a file no exclude pattern
-    matches? One lstat; a symlink, or a folder outside the root, takes the resolving way."""
+def _is_source(path: Path, relative: str, base: Optional[str], settings: Settings, by_git: bool) -> bool:
+    """Is ``path`` (``relative`` to the root, when ``base``, the listed folder, is inside
+    it) a file no exclude pattern matches? One lstat; a symlink, or a folder outside the
+    root, takes the resolving way."""
     try:
         info = os.lstat(path)
     except OSError:  # ls-files lists deleted-but-tracked files too
@@ -67,7 +72,7 @@ def _is_source(path: Path, relative: str, prefix: str, base: Optional[str], sett
     if base is None or stat.S_ISLNK(info.st_mode):
         # ls-files lists broken links too: drop them; a walked one is reported unreadable.
         return (path.exists() or not by_git) and not path.is_dir() and not settings.is_excluded(path)
-    return not stat.S_ISDIR(info.st_mode) and not settings.is_excluded_relative(prefix + relative)
+    return not stat.S_ISDIR(info.st_mode) and not settings.is_excluded_relative(relative)
 
 
 def _git_files(folder: Path) -> Optional[list[str]]:

@@ -214,12 +214,12 @@ def format_sarif(reports: Sequence[FileReport], **_: object) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-# Characters XML 1.0 cannot hold, even escaped.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters XML 1.0 cannot hold, even escaped (compiled on first use: start-up).
+_NOT_XML = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 
 def _xml_text(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    return re.sub(_NOT_XML, "\ufffd", text)
 
 
 def format_junit(reports: Sequence[FileReport], **_: object) -> str:

@@ -40,6 +40,9 @@ class FileReport:
 
 
 def display_path(path: Path) -> str:
+    text = str(path)
+    if not os.path.isabs(text) and ".." not in path.parts:
+        return text  # already what relpath gives (discovery's paths are normalised)
     try:
         relative = os.path.relpath(path)
     except ValueError:
@@ -167,7 +170,8 @@ def _cached(cache: "ResultCache", path: Path, settings: Settings
     from sqlalint.cache import decode_diagnostics
 
     report = FileReport(display, decode_diagnostics(entry))
-    if entry.get("text"):
+    if entry.get("text") and any(d.fix is not None for d in report.diagnostics):
+        # The text only places fixes (json, sarif): not read for files without one.
         try:
             report.text = read_source(path).text
         except SourceError:

@@ -134,3 +134,117 @@ def test_prune_drops_entries_unused_for_a_month(project):
     assert cache.prune() == 1
     assert cache.prune() == 0  # at most once a day
     assert sorted((project / ".c" / "results").rglob("*.json")) == sorted(entries[1:])
+
+
+# -- the re-run fast path: content hashes by stat, one run file, the index's state -------
+
+def _fill_and_count_reads(project, monkeypatch, settings):
+    run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
+    reads: list[str] = []
+    real = ResultCache.get
+
+    def get(self, key):
+        reads.append(key)
+        return real(self, key)
+
+    monkeypatch.setattr(ResultCache, "get", get)
+    return reads
+
+
+def test_a_rerun_reads_one_run_file_not_an_entry_per_file(project, monkeypatch):
+    settings = Settings(root=project)
+    reads = _fill_and_count_reads(project, monkeypatch, settings)
+    seen = _counting(monkeypatch)
+    warm = run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
+    assert seen == [] and reads == []
+    assert [d.code for d in warm[0].diagnostics] == ["SLA502"] and warm[0].diagnostics[0].fix is not None
+    # Without the run file, the per-file entries (keyed by content) still serve.
+    for state in (project / ".c" / "state").glob("run-*.json"):
+        state.unlink()
+    again = run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
+    assert seen == [] and len(reads) == 2
+    assert _summary(again) == _summary(warm)
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(project, monkeypatch):
+    """A write in the same clock tick as the hashing leaves size and mtime as they were:
+    files modified within seconds of being hashed are hashed again (git's racy check)."""
+    settings = Settings(root=project)
+    run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
+    before = os.stat(project / "b.py")
+    edited = CLEAN.replace("x = 1", "y = 2")
+    assert len(edited) == len(CLEAN)
+    (project / "b.py").write_text(edited)
+    os.utime(project / "b.py", ns=(before.st_atime_ns, before.st_mtime_ns))
+    seen = _counting(monkeypatch)
+    run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
+    assert [p.name for p in seen] == ["b.py"]
+
+
+def test_an_old_file_is_not_read_when_its_stat_is_unchanged(project, monkeypatch):
+    settings = Settings(root=project)
+    old = time.time() - 3600
+    for path in _files(project):
+        os.utime(path, (old, old))
+    run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
+    opened: list[str] = []
+    real_open = open
+
+    def spying_open(file, *args, **kwargs):
+        opened.append(str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", spying_open)
+    run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
+    assert not [name for name in opened if name.endswith("b.py")]  # a.py is read for its fix's text
+    # An edit, even one that sets an old mtime back, changes the stat: the file is read.
+    monkeypatch.setattr("builtins.open", real_open)
+    (project / "b.py").write_text(LEGACY)
+    os.utime(project / "b.py", (old, old))
+    reports = run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
+    assert [d.code for d in reports[1].diagnostics] == ["SLA502"]
+
+
+def test_the_index_state_is_reused_until_a_file_changes(project, monkeypatch):
+    from sqlalint.cache import LazyIndex
+    from sqlalint.index import ProjectIndex
+
+    (project / "db.py").write_text("from sqlalchemy.orm import sessionmaker\n\nSessionLocal = sessionmaker()\n")
+    settings = Settings(root=project)
+    first = LazyIndex(settings, lambda: _files(project), project / ".c")
+    fingerprint, triggers = first.fingerprint(), first.trigger_names()
+    assert "SessionLocal" in triggers
+    builds: list[int] = []
+    real = ProjectIndex.build.__func__
+
+    def build(cls, *args, **kwargs):
+        builds.append(1)
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(ProjectIndex, "build", classmethod(build))
+    second = LazyIndex(settings, lambda: _files(project), project / ".c")
+    assert (second.fingerprint(), second.trigger_names()) == (fingerprint, triggers)
+    assert builds == []
+    (project / "db.py").write_text("from sqlalchemy.orm import sessionmaker\n\nSessionMaker = sessionmaker()\n")
+    third = LazyIndex(settings, lambda: _files(project), project / ".c")
+    assert "SessionMaker" in third.trigger_names() and third.fingerprint() != fingerprint
+    assert builds == [1]
+    assert third.lookup("db.SessionMaker") is not None  # anything else: the built index
+
+
+def test_a_cached_run_imports_neither_libcst_nor_the_rules_nor_the_index(project):
+    command = [str(Path(sys.executable).parent / "sqlalint"), "check", "--isolated", "--cache-dir",
+               str(project / ".c"), "."]
+    cold = subprocess.run(command, cwd=project, capture_output=True, text=True)
+    assert cold.returncode == 1 and "SLA502" in cold.stdout
+    code = ("import sys; from sqlalint.cli import main; code = main(sys.argv[1:]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'libcst' "
+            "or m in ('sqlalint.rules', 'sqlalint.index', 'sqlalint.engine'))); sys.exit(code)")
+    warm = subprocess.run([sys.executable, "-c", code, *command[1:]], cwd=project, capture_output=True, text=True)
+    assert warm.returncode == 1
+    assert warm.stdout.splitlines()[-1] == "[]"
+    assert warm.stdout.splitlines()[:-1] == cold.stdout.splitlines()
+    # A changed file is linted again (and then the engine is imported).
+    (project / "b.py").write_text(LEGACY)
+    again = subprocess.run(command, cwd=project, capture_output=True, text=True)
+    assert again.stdout.count("SLA502") == 2

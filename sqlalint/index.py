@@ -49,6 +49,11 @@ _CAMEL = re.compile(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))")
 
 # -- summaries: ast -> JSON-able facts about one module's top level -----------------------
 
+# ``.remove`` not called with arguments (``registry.remove()``, ``f = registry.remove``):
+# when the bytes hold none, the tree is not walked for removals.
+_GAP = rb"(?:[\s\\]|#[^\r\n]*+)*+"
+_REMOVE_WITHOUT_ARGS = re.compile(rb"\." + _GAP + rb"remove(?![\w])(?!" + _GAP + rb"\(" + _GAP + rb"[^\s\\#)])")
+
 def _expr(node: Optional[ast.AST]) -> Any:
     """A tiny expression form: ["n", name], ["a", base, attr], ["c", func(, class_ keyword)],
     ["w", inner]."""
@@ -94,16 +99,25 @@ def _is_type_checking(test: ast.AST) -> bool:
         (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _walk_scope(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
+_SCOPE_CLASSES = frozenset(_SCOPE_NODES)
+
+
+def _walk_scope(nodes: Iterable[ast.AST], expressions: bool = True) -> Iterator[ast.AST]:
     """Every node of one function's own scope (not nested defs, classes, lambdas,
-    comprehensions, which are scopes of their own)."""
+    comprehensions, which are scopes of their own), in ``ast.iter_child_nodes`` order.
+    ``expressions=False`` skips inside expressions: only a ``yield`` or ``:=`` found there
+    matters, and a module whose bytes hold neither has none."""
     stack = list(nodes)
+    node_class, expr_class = ast.AST, ast.expr
     while stack:
         node = stack.pop()
         yield node
-        for child in ast.iter_child_nodes(node):
-            if not isinstance(child, _SCOPE_NODES):
-                stack.append(child)
+        for field in node._fields:
+            value = getattr(node, field, None)
+            for child in value if value.__class__ is list else (value,):
+                if isinstance(child, node_class) and child.__class__ not in _SCOPE_CLASSES \
+                        and (expressions or not isinstance(child, expr_class)):
+                    stack.append(child)
 
 
 def _target_names(target: ast.AST) -> Iterator[str]:
@@ -116,7 +130,7 @@ def _target_names(target: ast.AST) -> Iterator[str]:
         yield from _target_names(target.value)
 
 
-def _function(node: ast.AST) -> dict:
+def _function(node: ast.AST, expressions: bool = True) -> dict:
     assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     local: dict[str, list] = {}
     globals_: list[str] = []
@@ -129,7 +143,7 @@ def _function(node: ast.AST) -> dict:
         if arg is not None:
             bind(arg.arg, ["p", _annotation(arg.annotation)])
     returns, yields, has_yield = [], [], False
-    for item in _walk_scope(node.body):
+    for item in _walk_scope(node.body, expressions):
         if isinstance(item, ast.Return) and item.value is not None:
             returns.append(_expr(item.value))
         elif isinstance(item, (ast.Yield, ast.YieldFrom)):
@@ -211,6 +225,8 @@ def summarize(data: bytes) -> dict:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {"v": SUMMARY_VERSION, "error": True, "bind": {}, "star": [], "removes": []}
     bind: dict[str, list] = {}
+    walrus = b":=" in data  # without these bytes, no expression needs walking
+    expressions = walrus or b"yield" in data
 
     def add(name: str, entry: list) -> None:
         bind[name] = entry if name not in bind else ["x"]
@@ -228,7 +244,7 @@ def summarize(data: bytes) -> dict:
                     add(name, ["x"] if conditional and not type_checking else ["i", spec, line])
             elif conditional:
                 # A conditional definition is unknown; its names still poison the others.
-                for name in _bound_names(statement):
+                for name in _bound_names(statement, walrus):
                     add(name, ["x"])
                 if isinstance(statement, _COMPOUND):
                     for block in _blocks(statement):
@@ -240,24 +256,24 @@ def summarize(data: bytes) -> dict:
             elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
                 add(statement.target.id, ["t", _expr(statement.value), _annotation(statement.annotation), line])
             elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                add(statement.name, ["f", _function(statement), line])
+                add(statement.name, ["f", _function(statement, expressions), line])
             elif isinstance(statement, ast.ClassDef):
                 add(statement.name, ["k", _class(statement), line])
             elif isinstance(statement, ast.If) and _is_type_checking(statement.test):
                 top(statement.body, True, True)
                 top(statement.orelse, True)
             elif isinstance(statement, _COMPOUND):
-                for name in _bound_names(statement):
+                for name in _bound_names(statement, walrus):
                     add(name, ["x"])
                 for block in _blocks(statement):
                     top(block, True)
             else:
-                for name in _bound_names(statement):
+                for name in _bound_names(statement, walrus):
                     add(name, ["x"])
 
     top(tree.body, False)
     removes = []
-    if b".remove" in data:
+    if b".remove" in data and _REMOVE_WITHOUT_ARGS.search(data):
         called_with_args = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (node.args or node.keywords):
@@ -279,8 +295,9 @@ def _blocks(statement: ast.AST) -> Iterator[list]:
         yield handler.body
 
 
-def _bound_names(statement: ast.AST) -> Iterator[str]:
-    """Names a statement binds at its own level (targets, defs, with/for/except names)."""
+def _bound_names(statement: ast.AST, walrus: bool = True) -> Iterator[str]:
+    """Names a statement binds at its own level (targets, defs, with/for/except names);
+    ``walrus=False``: the module has no ``:=``."""
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         yield statement.name
     elif isinstance(statement, ast.Assign):
@@ -298,7 +315,7 @@ def _bound_names(statement: ast.AST) -> Iterator[str]:
     for handler in getattr(statement, "handlers", ()):
         if handler.name:
             yield handler.name
-    for node in ast.walk(statement) if not isinstance(statement, _SCOPE_NODES) else ():
+    for node in ast.walk(statement) if walrus and not isinstance(statement, _SCOPE_NODES) else ():
         if isinstance(node, ast.NamedExpr):
             yield node.target.id
 

@@ -257,3 +257,18 @@ def test_index_command(cli):
     assert "app/models.py:8: app.models.User: a mapped model (table users)" in lines
     assert not any("conditional" in line or "cycle" in line for line in lines)
     assert "17 names from 9 of 9 files" in err
+
+
+def test_summary_shortcuts_see_what_a_full_walk_sees():
+    # A walrus and a yield inside expressions, and a ``.remove()`` with only a comment in
+    # its parentheses: the byte checks that skip walks must still let these be found.
+    from sqlalint.index import summarize
+
+    summary = summarize(b"if (n := 1):\n    pass\n"
+                        b"def gen():\n    x = (yield make())\n"
+                        b"def stop():\n    registry.remove(  # all of it\n    )\n    items.remove(1)\n")
+    assert summary["bind"]["n"] == ["x"]
+    assert summary["bind"]["gen"][1]["has_yield"] and summary["bind"]["gen"][1]["yields"] == [["c", ["n", "make"]]]
+    assert summary["removes"] == [[["n", "registry"], 6]]
+    plain = summarize(b"def f():\n    items.remove(1)\n    return (a := 2)\n")
+    assert plain["removes"] == [] and plain["bind"]["f"][1]["locals"] == {"a": ["v", None]}

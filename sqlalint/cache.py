@@ -25,7 +25,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
@@ -103,7 +102,7 @@ class ContentHashes:
         known = data.get("files") if isinstance(data, dict) and data.get("v") == 1 else None
         self.known: dict[str, list] = known if isinstance(known, dict) else {}
         self.fresh: dict[str, list] = {}  # hashed during this run
-        self._done: dict[str, Optional[str]] = {}  # every answer of this run
+        self._done: dict[str, Optional[str]] = {}  # every answer of this run, by path as given
         self._cwd = os.getcwd()
 
     def name(self, path: Path) -> str:
@@ -114,10 +113,10 @@ class ContentHashes:
 
     def digest(self, path: Path) -> Optional[str]:
         """The content hash of ``path``, None when it cannot be read."""
-        name = self.name(path)
-        if name not in self._done:
-            self._done[name] = self._digest(path, name)
-        return self._done[name]
+        text = os.fspath(path)  # the same path is asked about twice (the index's key, the run)
+        if text not in self._done:
+            self._done[text] = self._digest(path, self.name(path))
+        return self._done[text]
 
     def _digest(self, path: Path, name: str) -> Optional[str]:
         try:
@@ -376,7 +375,7 @@ def _write_json(path: Path, data: Any) -> None:
     """Write atomically (a temporary file renamed into place); skipped when it cannot be."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        fd, temp = _temporary(path.parent)
     except OSError:
         return
     try:
@@ -390,6 +389,13 @@ def _write_json(path: Path, data: Any) -> None:
             pass
         if not isinstance(error, (OSError, ValueError)):
             raise
+
+
+def _temporary(folder: Path) -> tuple[int, str]:
+    """A new ``.tmp-`` file in ``folder`` (tempfile.mkstemp without importing tempfile,
+    which costs start-up)."""
+    name = os.path.join(folder, f".tmp-{os.getpid()}-{os.urandom(8).hex()}")
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), name
 
 
 def _touch_daily(path: Path) -> None:
@@ -410,7 +416,7 @@ def _scandir(folder: Path) -> list:
 
 def _write_small(path: Path, text: str) -> None:
     try:
-        fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        fd, temp = _temporary(path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(temp, path)

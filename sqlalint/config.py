@@ -11,10 +11,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 DEFAULT_EXCLUDE = (".git", ".venv", "venv", "build", "dist", "node_modules", "__pycache__",
                    "site-packages", ".tox", ".nox", ".sqlalint_cache")
@@ -69,10 +65,7 @@ class Settings:
 
     def is_excluded_relative(self, relative: str) -> bool:
         """:meth:`is_excluded` of a path already made relative to the (resolved) root."""
-        whole, name, part = _exclusion((*self.exclude, *self.extend_exclude))
-        parts = Path(relative).parts
-        return bool(whole.match(relative) or (parts and name.match(parts[-1]))
-                    or any(part.match(p) for p in parts))
+        return _exclusion((*self.exclude, *self.extend_exclude)).matches(relative)
 
     @property
     def table_size_map(self) -> Optional[dict[str, int]]:
@@ -97,20 +90,42 @@ def _resolved_absolute(root: Path) -> Path:
     return Path(os.path.realpath(root))
 
 
-_NEVER = re.compile(r"(?!)")
+class _Exclusion:
+    """The tests of :meth:`Settings.is_excluded` (:func:`_glob_match` on the whole path and
+    a match on any part) for all patterns at once: literal patterns (the defaults) as set
+    lookups, the others as one regex per test. Discovery asks this of every file."""
+
+    def __init__(self, patterns: tuple[str, ...]):
+        literal = [p for p in patterns if not any(c in p for c in "*?[")]
+        globs = [p for p in patterns if p not in literal]
+        self.whole = {p.rstrip("/") for p in literal}  # the path, or a folder it is under
+        self.depth = max((p.count("/") + 1 for p in self.whole), default=0)
+        self.parts = set(literal)
+        self.globs: Optional[tuple[re.Pattern, re.Pattern, re.Pattern]] = None
+        if globs:
+            stripped = [p.rstrip("/") for p in globs]
+            whole = "|".join(fnmatch.translate(p) + "|" + fnmatch.translate(p + "/*") for p in stripped)
+            self.globs = (re.compile(whole), re.compile("|".join(fnmatch.translate(p) for p in stripped)),
+                          re.compile("|".join(fnmatch.translate(p) for p in globs)))
+
+    def matches(self, relative: str) -> bool:
+        parts = relative.split("/")
+        if "" in parts or "." in parts:  # not a plain relative path: pathlib normalises it
+            parts = list(Path(relative).parts)
+        if not parts:
+            return False
+        if relative in self.whole or parts[-1] in self.whole or any(p in self.parts for p in parts) \
+                or any("/".join(parts[:k]) in self.whole for k in range(1, min(self.depth, len(parts)) + 1)):
+            return True
+        if self.globs is None:
+            return False
+        whole, name, part = self.globs
+        return bool(whole.match(relative) or name.match(parts[-1]) or any(part.match(p) for p in parts))
 
 
 @functools.lru_cache(maxsize=16)
-def _exclusion(patterns: tuple[str, ...]) -> tuple[re.Pattern, re.Pattern, re.Pattern]:
-    """The tests of :func:`_glob_match` and of each path part, for all ``patterns`` at once:
-    (whole relative path, its name, any part). One regex each instead of a fnmatch call per
-    pattern and part: discovery asks this of every file."""
-    if not patterns:
-        return _NEVER, _NEVER, _NEVER
-    stripped = [p.rstrip("/") for p in patterns]
-    whole = "|".join(fnmatch.translate(p) + "|" + fnmatch.translate(p + "/*") for p in stripped)
-    return re.compile(whole), re.compile("|".join(fnmatch.translate(p) for p in stripped)), \
-        re.compile("|".join(fnmatch.translate(p) for p in patterns))
+def _exclusion(patterns: tuple[str, ...]) -> _Exclusion:
+    return _Exclusion(patterns)
 
 
 def _glob_match(relative: str, pattern: str) -> bool:
@@ -119,10 +134,20 @@ def _glob_match(relative: str, pattern: str) -> bool:
         or fnmatch.fnmatchcase(Path(relative).name, pattern)
 
 
+def _toml() -> Any:
+    """tomllib, imported when a file is read (start-up)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
+
+
 def find_config(start: Path) -> Optional[Path]:
     """The nearest pyproject.toml (from ``start`` upwards) that has a [tool.sqlalint] table."""
     start = start.resolve()
     folder = start if start.is_dir() else start.parent
+    tomllib = _toml()
     for candidate in [folder, *folder.parents]:
         pyproject = candidate / "pyproject.toml"
         if pyproject.is_file():
@@ -162,6 +187,7 @@ def settings_from_file(path: Path) -> Settings:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read: {error}") from None
+    tomllib = _toml()
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -6,7 +6,6 @@ import io
 import os
 import stat
 import subprocess
-import tempfile
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +173,8 @@ def write_atomic(source: SourceFile, text: str) -> bool:
         raise WriteError(f"the fixed text cannot be encoded as {source.encoding}: {error.reason}") from None
     if data == source.raw:
         return False
+    import tempfile  # here: start-up does not need it
+
     path = source.path
     target = Path(os.path.realpath(path))  # write through a symlink, keep the link
     try:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.parse
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
@@ -157,7 +156,9 @@ def _artifact(path: str) -> dict:
     posix = Path(path).as_posix()
     if Path(path).is_absolute():
         return {"uri": Path(path).as_uri()}
-    return {"uri": urllib.parse.quote(posix), "uriBaseId": SRCROOT}
+    from urllib.parse import quote
+
+    return {"uri": quote(posix), "uriBaseId": SRCROOT}
 
 
 def _region(lines: "LineIndex", start: int, end: int) -> dict:

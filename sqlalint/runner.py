@@ -1,7 +1,6 @@
 """Lint (and fix) a list of files: reading, the engine, writing. No click, no printing."""
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from enum import Enum
@@ -218,6 +217,8 @@ def _notify(reports: Iterable[FileReport], on_file_done: Optional[Callable[[File
 
 
 def unified_diff(before: str, after: str, path: str) -> str:
+    import difflib
+
     lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
                                  fromfile=f"a/{path}", tofile=f"b/{path}")
     text = ""

@@ -99,7 +99,7 @@ class _Exclusion:
         literal = [p for p in patterns if not any(c in p for c in "*?[")]
         globs = [p for p in patterns if p not in literal]
         self.whole = {p.rstrip("/") for p in literal}  # the path, or a folder it is under
-        self.depth = max((p.count("/") + 1 for p in self.whole), default=0)
+        self.under = tuple(f"{p}/" for p in self.whole)
         self.parts = set(literal)
         self.globs: Optional[tuple[re.Pattern, re.Pattern, re.Pattern]] = None
         if globs:
@@ -114,8 +114,8 @@ class _Exclusion:
             parts = list(Path(relative).parts)
         if not parts:
             return False
-        if relative in self.whole or parts[-1] in self.whole or any(p in self.parts for p in parts) \
-                or any("/".join(parts[:k]) in self.whole for k in range(1, min(self.depth, len(parts)) + 1)):
+        if relative in self.whole or relative.startswith(self.under) or parts[-1] in self.whole \
+                or any(p in self.parts for p in parts):
             return True
         if self.globs is None:
             return False

@@ -278,3 +278,42 @@ def test_unreadable_file_is_a_finding(tmp_path):
 def test_version():
     code, out, _ = run_cli("--version")
     assert code == 0 and out.startswith("sqlalint, version ")
+
+
+# -- discovery: one pass, set lookups and regexes equal to the fnmatch definition ----------
+
+def test_exclusion_matches_its_fnmatch_definition():
+    import fnmatch
+    import random
+    from pathlib import Path
+
+    from sqlalint.config import DEFAULT_EXCLUDE, Settings, _glob_match
+
+    def by_definition(settings, relative):
+        parts = Path(relative).parts
+        return any(_glob_match(relative, p) or any(fnmatch.fnmatchcase(part, p) for part in parts)
+                   for p in (*settings.exclude, *settings.extend_exclude))
+
+    names = ["a", "build", "tests", "fixtures", "x.py", "gen_1.py", "migrations", "xzy", "ac", "d", ".venv"]
+    rng = random.Random(7)
+    for exclude in (DEFAULT_EXCLUDE, ("tests/fixtures", "build/", "*.pyi", "gen_*", "a/d/", "x?y", "[ab]c/d"), ()):
+        settings = Settings(exclude=exclude, extend_exclude=("lib/vendor",))
+        for _ in range(3000):
+            relative = "/".join(rng.choice(names) for _ in range(rng.randint(1, 4)))
+            relative = rng.choice(["", "", "/", "lib/vendor/", "./"]) + relative
+            assert settings.is_excluded_relative(relative) == by_definition(settings, relative), relative
+
+
+def test_git_discovery_excludes_and_skips_folders_and_deleted_files(tmp_path):
+    import subprocess
+
+    for name in ("app/a.py", "app/build/b.py", "gen/c.py", "vendor.py/d.py", "gone.py", "notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(LEGACY)
+    (tmp_path / "pyproject.toml").write_text("[tool.sqlalint]\nextend-exclude = ['gen']\n")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
+    (tmp_path / "gone.py").unlink()
+    code, out, _ = run_cli("check", "--no-cache", "--output-format", "json", ".", cwd=tmp_path)
+    assert code == 1
+    assert sorted(d["filename"] for d in json.loads(out)) == ["app/a.py", "vendor.py/d.py"]

@@ -27,3 +27,19 @@ def test_pool_equals_serial(tmp_path, monkeypatch):
     assert [r.path for r in pooled] == [r.path for r in serial]
     assert [(r.diagnostics, r.errors, r.text) for r in pooled] == [(r.diagnostics, r.errors, r.text) for r in serial]
     assert any(r.diagnostics for r in serial)
+
+
+@pytest.mark.skipif(not CASES.is_dir(), reason="../shared/cases is not beside the checkout")
+def test_a_lazy_index_is_built_once_before_the_pool_forks(tmp_path, monkeypatch):
+    from sqlalint.cache import LazyIndex
+
+    shutil.copytree(CASES, tmp_path / "cases")
+    files = sorted(tmp_path.rglob("*.py"))
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(root=tmp_path)
+    monkeypatch.setattr(runner, "POOL_MIN_FILES", 4)
+    index = LazyIndex(settings, lambda: files)
+    pooled = run(files, settings, jobs=2, index=index)
+    assert index._index is not None  # built here, in the parent: the workers inherit it
+    serial = run(files, settings, jobs=1, index=LazyIndex(settings, lambda: files))
+    assert [(r.path, r.diagnostics) for r in pooled] == [(r.path, r.diagnostics) for r in serial]

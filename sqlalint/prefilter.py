@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from sqlalint import sqla
+from sqlalint.queries import NEUTRAL, SESSION_STATEMENT_METHODS
 
 # -- code text: comments and plain strings out, in one regex scan -------------------------
 
@@ -76,19 +77,30 @@ class Facts:
     """A module's text, and lazily its code (comments and plain strings removed) and the
     words of each."""
 
-    __slots__ = ("raw", "_code", "_raw_words", "_code_words")
+    __slots__ = ("raw", "_code", "_fstrings", "_whole", "_raw_words", "_code_words")
 
     def __init__(self, raw: bytes):
         self.raw = raw
         self._code: Optional[bytes] = None
+        self._fstrings = self._whole = False
         self._raw_words: Optional[frozenset] = None
         self._code_words: Optional[frozenset] = None
 
     @property
     def code(self) -> bytes:
         if self._code is None:
-            self._code = code_of(self.raw)
+            self._code, self._fstrings, self._whole = _split_code(self.raw)
         return self._code
+
+    @property
+    def fstrings(self) -> bool:
+        """Does the code keep an f-string (whose text may hold brackets)?"""
+        return self.code is not None and self._fstrings
+
+    @property
+    def whole(self) -> bool:
+        """Is the code the whole text (the scan was unsure of an f-string)?"""
+        return self.code is not None and self._whole
 
     def raw_words(self) -> frozenset:
         if self._raw_words is None:
@@ -102,13 +114,18 @@ class Facts:
         return self._code_words
 
 
+def _split_code(data: bytes) -> tuple[bytes, bool, bool]:
+    """The code, whether it keeps f-strings, whether it is all of ``data``."""
+    parts = _TOKENS.split(data)
+    if any(parts[2::4]):
+        return data, True, True
+    return b"".join(filter(None, parts)), any(parts[1::4]), False
+
+
 def code_of(data: bytes) -> bytes:
     """``data`` without comments, each plain string literal reduced to its quote; all of
     ``data`` when an f-string could make the scan lose its place."""
-    parts = _TOKENS.split(data)
-    if any(parts[2::4]):
-        return data
-    return b"".join(filter(None, parts))
+    return _split_code(data)[0]
 
 
 def facts_of(source: Union[str, bytes]) -> Facts:
@@ -222,6 +239,104 @@ _LEN = (_words(["len"]), _Shape(lambda w: rb"(?<![\w.])len" + w + rb"\("))
 _MODEL = (_CLASS, "known_words")  # a class defined here or a name the index knows
 
 
+_loads_query = _all_of([_ORIGIN], _MODEL, [_FOR, _ALL])
+
+
+# -- SLA301: a chain that may load everything (queries.ChainReader, read from its end) ------
+
+_QUERY_METHODS = frozenset(m.encode() for m in NEUTRAL | {"query"} | SESSION_STATEMENT_METHODS)
+_ALL_CALL = re.compile(rb"\.(?=[\s\\]*all[\s\\]*\([\s\\]*\))")  # ``.all()`` without arguments
+_METHOD_CALL = re.compile(rb"\.[\s\\]*(?:" + b"|".join(sorted(_QUERY_METHODS)) + rb")[\s\\]*\(")
+_ITERABLE_ENDS = re.compile(rb"[\s\\]*+(?:[:\])}]|(?:if|for|async)(?![\w]))")
+_SPACE = b" \t\r\n\\"
+_OPEN, _CLOSE, _QUOTES = b"([{", b")]}", b"\"'"
+
+
+class _Unsure(Exception):
+    """A bracket scan met an f-string (brackets in its text could mislead it)."""
+
+
+def _is_word(byte: int) -> bool:
+    return byte == 95 or 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte > 127
+
+
+def _back_space(code: bytes, i: int) -> int:
+    while i > 0 and code[i - 1] in _SPACE:
+        i -= 1
+    return i
+
+
+def _back_word(code: bytes, i: int) -> int:
+    while i > 0 and _is_word(code[i - 1]):
+        i -= 1
+    return i
+
+
+def _matching(code: bytes, i: int, step: int, fstrings: bool) -> int:
+    """The index of the bracket matching the one at ``i`` (searching by ``step``), or -1."""
+    depth = 0
+    opening, closing = (_OPEN, _CLOSE) if step > 0 else (_CLOSE, _OPEN)
+    while 0 <= i < len(code):
+        byte = code[i]
+        if byte in opening:
+            depth += 1
+        elif byte in closing:
+            depth -= 1
+            if depth == 0:
+                return i
+        elif fstrings and byte in _QUOTES:
+            raise _Unsure
+        i += step
+    return -1
+
+
+def _receiver_may_load(code: bytes, dot: int, fstrings: bool) -> bool:
+    """Can ``<receiver>.all()`` (its dot at ``dot``) read as a chain that loads rows? Not
+    when the receiver is a call of a narrowing, streaming or unknown method, a plain
+    function's result, a subscript, or an attribute other than ``.query``."""
+    end = _back_space(code, dot)
+    if end == 0:
+        return True
+    last = code[end - 1]
+    if last == 41:  # ``)``: a call, or an expression in parentheses
+        start = _matching(code, end - 1, -1, fstrings)
+        before = _back_space(code, start) if start > 0 else 0
+        if before == 0:
+            return True
+        if _is_word(code[before - 1]):
+            word = _back_word(code, before)
+            dotted = _back_space(code, word)
+            return code[word:before] in _QUERY_METHODS if dotted and code[dotted - 1] == 46 else False
+        return code[before - 1] not in b")]"
+    if _is_word(last):
+        word = _back_word(code, end)
+        dotted = _back_space(code, word)
+        return code[word:end] == b"query" if dotted and code[dotted - 1] == 46 else True
+    return last != 93  # ``]``: a subscript is no chain
+
+
+def _iterates_query_call(code: bytes, match: "re.Match[bytes]", fstrings: bool) -> bool:
+    """Does the call ``.method(...)`` at ``match`` end an iterable (``:``, a closing bracket,
+    or a comprehension's ``if``/``for``)? Only then can it be the iterable of a loop."""
+    close = _matching(code, match.end() - 1, 1, fstrings)
+    return close < 0 or _ITERABLE_ENDS.match(code, close + 1) is not None
+
+
+def _may_load_all(f: Facts, p: Project) -> bool:
+    if not _loads_query(f, p):
+        return False
+    code = f.code
+    if f.whole:
+        return True  # read whole: comments and strings could mislead the bracket scans
+    fstrings = f.fstrings
+    try:
+        return any(_receiver_may_load(code, m.start(), fstrings) for m in _ALL_CALL.finditer(code)) or \
+            not _FOR.isdisjoint(f.code_words()) and \
+            any(_iterates_query_call(code, m, fstrings) for m in _METHOD_CALL.finditer(code))
+    except _Unsure:
+        return True
+
+
 # Necessary conditions by rule code: False means the rule cannot report on the file.
 NECESSARY: dict[str, Callable[[Facts, Project], bool]] = {
     "SLA101": _all_of(["engine_words"]),
@@ -233,7 +348,7 @@ NECESSARY: dict[str, Callable[[Facts, Project], bool]] = {
     "SLA206": _all_of(["session_words"]),
     # queries.ChainReader: a query origin, a mapped model (a class defined here or a name
     # the index knows), and ``.all()`` or a loop.
-    "SLA301": _all_of([_ORIGIN], _MODEL, [_FOR, _ALL]),
+    "SLA301": _may_load_all,
     "SLA302": _all_of([_ORIGIN], [_LEN], [_ALL]),
     # sqltext: text() or an execute, and a string built from values.
     "SLA401": _all_of([_TEXT, (_EXECUTE_ANY, _called_attr(*sorted(EXECUTE_METHODS)))],

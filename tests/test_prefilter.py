@@ -137,3 +137,35 @@ def test_legacy_declarative_import_needs_the_module_path():
     assert not _passes("SLA502", "from sqlalchemy.orm import declarative_base\n")
     assert not _passes("SLA502", "# from sqlalchemy.ext.declarative import declarative_base\n"
                                  "from sqlalchemy.orm import declarative_base\n")
+
+
+_EVENT = prefilter.Project(known=frozenset({"Event"}))
+
+
+@pytest.mark.parametrize("body", [
+    "return Event.query.all()",
+    "return session.query(Event).order_by(Event.id).all()",
+    "q = Event.query\n    return q.all()",
+    "return (await session.scalars(select(Event))).all()",
+    "return session.query(Event).options(\n        joinedload(Event.x)  # why\n    ).all()",
+    "return [e.id for e in session.execute(select(Event))]",
+    "for e in session.query(Event):\n        pass",
+    "for e in session.query(Event).order_by(Event.id) \\\n  :\n        pass",
+    "return sum(1 for e in session.scalars(select(Event)) if e)",
+    "return Event.query.filter(Event.name == f'{x})').all()",  # brackets in an f-string
+])
+def test_unbounded_load_passes_chains_that_may_load_everything(body):
+    assert _passes("SLA301", f"async def f(session, x):\n    {body}\n    for y in z: pass\n", _EVENT)
+
+
+@pytest.mark.parametrize("body", [
+    "return Event.query.filter_by(id=1).all()",
+    "return session.query(Event).limit(10).all()",
+    "return self.items.all()",
+    "return helper(Event.query).all()",
+    "return rows[0].all()",
+    "for e in session.query(Event).filter(Event.x == '(').limit(3):\n        pass",
+    "for e in Event.query.yield_per(100):\n        pass",
+])
+def test_unbounded_load_skips_chains_that_cannot(body):
+    assert not _passes("SLA301", f"def f(session):\n    {body}\n    for y in z: pass\n", _EVENT)

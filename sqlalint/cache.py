@@ -311,6 +311,7 @@ class LazyIndex:
             state = _read_json(self._state_file)
             if isinstance(state, dict) and state.get("key") == self._key:
                 self._state = state
+                _touch_daily(self._state_file)  # in use: not pruned
 
     def _files(self) -> Sequence[Path]:
         if self._listed is None:

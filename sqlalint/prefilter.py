@@ -337,6 +337,23 @@ def _may_load_all(f: Facts, p: Project) -> bool:
         return True
 
 
+# SLA402 (sqltext.statement_arg, module_string): ``execute`` given a string literal as its
+# statement (first or ``statement=``), or a name, and then some name assigned a string.
+_EXECUTE_ARG = rb"\.[\s\\]*execute[\s\\]*\([\s\\(]*(?:statement[\s\\]*=[\s\\(]*)?"
+_EXECUTES_STRING = re.compile(_EXECUTE_ARG + rb"[rRbBuUfF]{0,2}[\"']")
+_EXECUTES_NAME = re.compile(_EXECUTE_ARG + rb"[\w\x80-\xff]+[\s\\)]*[,)]")
+_ASSIGNS_STRING = re.compile(rb"(?<![=!<>])=(?!=)[\s\\(]*[rRbBuUfF]{0,2}[\"']")
+_executes = _all_of([(_words(["execute"]), _called_attr("execute"))])
+
+
+def _executes_string(f: Facts, p: Project) -> bool:
+    if not _executes(f, p):
+        return False
+    code = f.code
+    return f.whole or _EXECUTES_STRING.search(code) is not None or \
+        (_EXECUTES_NAME.search(code) is not None and _ASSIGNS_STRING.search(code) is not None)
+
+
 # Necessary conditions by rule code: False means the rule cannot report on the file.
 NECESSARY: dict[str, Callable[[Facts, Project], bool]] = {
     "SLA101": _all_of(["engine_words"]),
@@ -353,7 +370,7 @@ NECESSARY: dict[str, Callable[[Facts, Project], bool]] = {
     # sqltext: text() or an execute, and a string built from values.
     "SLA401": _all_of([_TEXT, (_EXECUTE_ANY, _called_attr(*sorted(EXECUTE_METHODS)))],
                       [(None, _BUILT)]),
-    "SLA402": _all_of([(_words(["execute"]), _called_attr("execute"))]),
+    "SLA402": _executes_string,
     # The legacy module path, in an import.
     "SLA502": _all_of([_DECLARATIVE], [(_words(["sqlalchemy"]), _LEGACY_MODULE)]),
 }

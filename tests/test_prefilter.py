@@ -169,3 +169,22 @@ def test_unbounded_load_passes_chains_that_may_load_everything(body):
 ])
 def test_unbounded_load_skips_chains_that_cannot(body):
     assert not _passes("SLA301", f"def f(session):\n    {body}\n    for y in z: pass\n", _EVENT)
+
+
+@pytest.mark.parametrize("source,passes", [
+    ("conn.execute('SELECT 1')\n", True),
+    ("conn.execute(\n    # why\n    'SELECT 1', {})\n", True),
+    ("sql = 'SELECT 1'\nconn.execute(sql)\n", True),
+    ("SQL = 'SELECT 1'\nconn.execute(statement=(SQL), parameters={})\n", True),
+    ("conn.execute(('SELECT ' 'x'))\n", True),
+    ("conn.execute(select(User))\n", False),
+    ("conn.execute(text('SELECT 1'))\n", False),
+    ("conn.execute(users.insert(), rows)\n", False),
+])
+def test_string_execute_needs_a_string_or_a_name_as_statement(source, passes):
+    assert _passes("SLA402", source) is passes
+
+
+def test_string_execute_through_a_name_needs_a_string_assigned():
+    assert _passes("SLA402", "SQL = (\n    'SELECT 1')\ndef f(conn):\n    conn.execute(SQL)\n")
+    assert not _passes("SLA402", "def f(conn, stmt):\n    x = compile(stmt)\n    conn.execute(x)\n")

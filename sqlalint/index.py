@@ -378,6 +378,7 @@ class ProjectIndex:
         self._memo: dict[tuple[str, str], Optional[Value]] = {}
         self._busy: set[tuple[str, str]] = set()
         self._lookup_memo: dict[str, Optional[Value]] = {}
+        self._split_memo: dict[str, Optional[tuple[_Module, list[str]]]] = {}
         self._removed: Optional[dict[str, list[tuple[str, int]]]] = None
         self._facts: Optional[list] = None
         self._fingerprint: Optional[str] = None
@@ -458,6 +459,7 @@ class ProjectIndex:
                 self.ambiguous.add(name)
         self._memo.clear()
         self._lookup_memo.clear()
+        self._split_memo.clear()
         self._removed = None
         self._facts = None
         self._fingerprint = None
@@ -536,7 +538,14 @@ class ProjectIndex:
 
     # -- resolution ----------------------------------------------------------------------------
     def _split(self, qualified: str) -> Optional[tuple[_Module, list[str]]]:
-        """The longest known module prefix of ``qualified`` and the attribute path after it."""
+        """The longest known module prefix of ``qualified`` and the attribute path after it
+        (memoised until the modules change: many modules import the same names)."""
+        if qualified not in self._split_memo:
+            self._split_memo[qualified] = self._split_uncached(qualified)
+        found = self._split_memo[qualified]
+        return found
+
+    def _split_uncached(self, qualified: str) -> Optional[tuple[_Module, list[str]]]:
         parts = qualified.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             module = self.modules.get(".".join(parts[:cut]))

@@ -45,7 +45,7 @@ class _OffsetCodegen(CodegenState):
     def __init__(self, module: cst.Module):
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
         self.offset = 0
-        self.spans: dict[int, tuple[int, int]] = {}
+        self.spans: dict[int, tuple[int, int]] = {}  # syntactic positions libcst records
         self.extents: dict[int, tuple[int, int]] = {}  # all of a node's code, whitespace included
         self.starts: list[int] = []
 
@@ -65,9 +65,12 @@ class _OffsetCodegen(CodegenState):
         self.starts.append(self.offset)
 
     def after_codegen(self, node: cst.CSTNode) -> None:
-        extent = self.extents[id(node)] = (self.starts.pop(), self.offset)
-        # A syntactic position, recorded inside the node's code generation, wins.
-        self.spans.setdefault(id(node), extent)
+        self.extents[id(node)] = (self.starts.pop(), self.offset)
+
+    def span(self, node: cst.CSTNode) -> tuple[int, int]:
+        """The syntactic span: recorded inside the node's code generation when libcst does
+        so (it excludes parentheses and surrounding whitespace), else the whole extent."""
+        return self.spans.get(id(node)) or self.extents[id(node)]
 
     def record_syntactic_position(self, node: cst.CSTNode, *, start_node: Optional[cst.CSTNode] = None,
                                   end_node: Optional[cst.CSTNode] = None) -> "_Syntactic":
@@ -87,10 +90,10 @@ class _Syntactic:
         self.start = self.state.offset
 
     def __exit__(self, *exc_info: object) -> None:
-        spans = self.state.spans
-        start = spans[id(self.start_node)][0] if self.start_node is not None else self.start
-        end = spans[id(self.end_node)][1] if self.end_node is not None else self.state.offset
-        spans[id(self.node)] = (start, end)
+        state = self.state
+        start = state.span(self.start_node)[0] if self.start_node is not None else self.start
+        end = state.span(self.end_node)[1] if self.end_node is not None else state.offset
+        state.spans[id(self.node)] = (start, end)
 
 
 def node_spans(tree: cst.Module) -> _OffsetCodegen:
@@ -126,7 +129,7 @@ class Context:
 
     # -- positions (computed once per file, and only when something is reported) ----------
     def range(self, node: cst.CSTNode) -> CodeRange:
-        start, end = self._offsets().spans[id(node)]
+        start, end = self._offsets().span(node)
         return CodeRange(CodePosition(*self.lines.position(start)), CodePosition(*self.lines.position(end)))
 
     def _offsets(self) -> _OffsetCodegen:

@@ -105,7 +105,7 @@ class ContentHashes:
         self._done: dict[str, Optional[str]] = {}  # every answer of this run, by path as given
         self._cwd = os.getcwd()
 
-    def name(self, path: Path) -> str:
+    def name(self, path: "Path | str") -> str:
         """The absolute path, as stored (``os.path.abspath`` for the normalised paths
         discovery gives, at a fraction of its cost)."""
         text = os.fspath(path)
@@ -115,10 +115,10 @@ class ContentHashes:
         """The content hash of ``path``, None when it cannot be read."""
         text = os.fspath(path)  # the same path is asked about twice (the index's key, the run)
         if text not in self._done:
-            self._done[text] = self._digest(path, self.name(path))
+            self._done[text] = self._digest(text, self.name(text))
         return self._done[text]
 
-    def _digest(self, path: Path, name: str) -> Optional[str]:
+    def _digest(self, path: str, name: str) -> Optional[str]:
         try:
             info = os.stat(path)
         except (OSError, ValueError):

@@ -40,7 +40,7 @@ class FileReport:
 
 def display_path(path: Path) -> str:
     text = str(path)
-    if not os.path.isabs(text) and ".." not in path.parts:
+    if not os.path.isabs(text) and ".." not in text:
         return text  # already what relpath gives (discovery's paths are normalised)
     try:
         relative = os.path.relpath(path)

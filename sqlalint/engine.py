@@ -132,9 +132,10 @@ def _could_match(source: str, rules: Sequence[Rule], settings: Settings,
 def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None,
                 index: Optional["ProjectIndex"] = None, module_name: str = "",
                 is_package: bool = False, rules: Optional[Sequence[Rule]] = None, *,
-                noqa: bool = True) -> LintResult:
+                noqa: bool = True, tree: Optional[cst.Module] = None) -> LintResult:
     """``noqa=False`` reports suppressed findings too (for front ends that apply their own
-    noqa, such as flake8)."""
+    noqa, such as flake8). ``tree``: ``source`` already parsed (fixing parses each result
+    to check it, and lints that tree)."""
     settings = settings or Settings()
     rules = selected_rules(settings, path) if rules is None else rules
     result = LintResult()
@@ -148,7 +149,7 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
         result.diagnostics.append(parse_error(path, deep, 1, "too deeply nested to analyse; not analysed"))
         return result
     try:
-        tree = cst.parse_module(source)
+        tree = cst.parse_module(source) if tree is None else tree
     except cst.ParserSyntaxError as error:
         result.diagnostics.append(syntax_error(path, source, error))
         return result
@@ -275,12 +276,12 @@ def apply_fixes(source: str, fixes: Sequence[ResolvedFix]) -> tuple[str, list[Re
     return text, chosen
 
 
-def parses(source: str) -> bool:
+def parses(source: str) -> Optional[cst.Module]:
+    """The tree of ``source``, None when it does not parse."""
     try:
-        cst.parse_module(source)
+        return cst.parse_module(source)
     except (cst.ParserSyntaxError, RecursionError):
-        return False
-    return True
+        return None
 
 
 def fix_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None, *,
@@ -305,11 +306,13 @@ def fix_source(source: str, path: str = "<stdin>", settings: Optional[Settings] 
         if not candidates:
             break
         text, chosen = apply_fixes(source, [d.fix for d in candidates])  # type: ignore[misc]
-        if not parses(text):
+        tree = parses(text)
+        if tree is None:
             # Some fix breaks the syntax: try the first alone, drop it if it is the culprit.
             first = candidates[0]
             text, chosen = apply_fixes(source, [first.fix])  # type: ignore[list-item]
-            if not parses(text):
+            tree = parses(text)
+            if tree is None:
                 refused.add((first.code, first.line, first.column))
                 rejected.append(f"{path}:{first.line}:{first.column}: {first.code}: "
                                 "fix not applied: the result would not parse")
@@ -318,5 +321,5 @@ def fix_source(source: str, path: str = "<stdin>", settings: Optional[Settings] 
             break
         source = text
         applied += len(chosen)
-        result = lint_source(source, path, settings, index, module_name, is_package, rules)
+        result = lint_source(source, path, settings, index, module_name, is_package, rules, tree=tree)
     return FixResult(source, applied, result, rejected)

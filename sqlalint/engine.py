@@ -276,7 +276,11 @@ def apply_fixes(source: str, fixes: Sequence[ResolvedFix]) -> tuple[str, list[Re
     return text, chosen
 
 
-def parses(source: str) -> Optional[cst.Module]:
+def parses(source: str) -> bool:
+    return parsed(source) is not None
+
+
+def parsed(source: str) -> Optional[cst.Module]:
     """The tree of ``source``, None when it does not parse."""
     try:
         return cst.parse_module(source)
@@ -306,12 +310,12 @@ def fix_source(source: str, path: str = "<stdin>", settings: Optional[Settings] 
         if not candidates:
             break
         text, chosen = apply_fixes(source, [d.fix for d in candidates])  # type: ignore[misc]
-        tree = parses(text)
+        tree = parsed(text)
         if tree is None:
             # Some fix breaks the syntax: try the first alone, drop it if it is the culprit.
             first = candidates[0]
             text, chosen = apply_fixes(source, [first.fix])  # type: ignore[list-item]
-            tree = parses(text)
+            tree = parsed(text)
             if tree is None:
                 refused.add((first.code, first.line, first.column))
                 rejected.append(f"{path}:{first.line}:{first.column}: {first.code}: "

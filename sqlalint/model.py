@@ -161,7 +161,8 @@ class Model:
         current: Optional[Scope] = scope
         first = True
         while current is not None:
-            if name in current.globals:
+            # `global x` in the module itself is legal and a no-op: jumping there would loop.
+            if name in current.globals and current is not self.root:
                 current = self.root
                 continue
             if current.kind != "class" or first:

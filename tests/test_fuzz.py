@@ -23,7 +23,7 @@ import sys
 import time
 import traceback
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # conftest, when run as a script
@@ -235,9 +235,11 @@ def run_generated(seed: int, count: int, deadline: float) -> dict:
     return {"kind": "generated", **state}
 
 
-def fuzz(programs: int, generated: int, seconds: float, workers: int, seed: int = 0) -> dict:
+def fuzz(programs: int, generated: int, seconds: float, workers: int, seed: int = 0,
+         progress=None) -> dict:
     """Run ``programs`` mutated and ``generated`` hypothesmith programs in ``workers``
-    processes, all stopping at ``seconds`` from now. Returns counts and failures."""
+    processes, all stopping at ``seconds`` from now. Returns counts and failures;
+    ``progress(totals)`` is called as each batch ends."""
     deadline = time.time() + seconds
     chunk = 100  # small tasks keep the workers evenly busy
     tasks = [(run_generated, seed * 10_000 + i, min(50, generated - i * 50), deadline)
@@ -249,10 +251,13 @@ def fuzz(programs: int, generated: int, seconds: float, workers: int, seed: int 
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = [pool.submit(function, s, n, d) for function, s, n, d in tasks]
-        for future in futures:
+        for future in as_completed(futures):
             outcome = future.result()
             totals[outcome["kind"]] += outcome["programs"]
             totals["failures"].extend(outcome["failures"])
+            totals["seconds"] = time.monotonic() - started
+            if progress:
+                progress(totals)
     totals["seconds"] = time.monotonic() - started
     return totals
 
@@ -297,7 +302,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--out", type=Path, help="write each failing program here")
     args = parser.parse_args()
-    totals = fuzz(args.programs, args.generated, args.seconds, args.workers, args.seed)
+    totals = fuzz(args.programs, args.generated, args.seconds, args.workers, args.seed,
+                  progress=lambda t: print(summary(t), file=sys.stderr, flush=True))
     print(f"seed {args.seed}: {summary(totals)}")
     for number, failure in enumerate(totals["failures"]):
         print(f"--- failure {number}: {failure['error']}")

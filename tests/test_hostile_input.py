@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from conftest import run_cli
 from privileges import unprivileged_cli
 from sqlalint.config import Settings
+from sqlalint.engine import check_source
 from sqlalint.files import discover
 from sqlalint.runner import Mode, run
 
@@ -207,3 +209,17 @@ def test_unreadable_and_undecodable_files_in_every_output(unreadable):
     assert (unreadable / "bad.py").read_bytes() == HEAD.encode() + b"s = '\xff'\n"
     (unreadable / "secret.py").chmod(0o644)
     assert (unreadable / "secret.py").read_text() == HEAD
+
+
+def test_a_global_statement_at_module_level_does_not_hang():
+    """Found by the fuzzer: `global x` in the module body (legal, a no-op) sent name lookup
+    round in a loop for ever."""
+    source = ("from sqlalchemy import create_engine\nglobal create_engine\n"
+              "def f():\n    return create_engine('sqlite://')\n")
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("sqlalint hangs"))
+    signal.alarm(20)
+    try:
+        found = check_source(source, "a.py", Settings())
+    finally:
+        signal.alarm(0)
+    assert [(d.code, d.line, d.column) for d in found] == [("SLA101", 4, 12)]

@@ -1,39 +1,18 @@
 """What a rule sees of one file: the model, inference, settings, and lazy positions."""
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
 from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState  # the public CST nodes take it in _codegen
 from libcst.metadata import CodePosition, CodeRange
 
+from sqlalint.diagnostics import LineIndex  # noqa: F401 (re-exported)
 from sqlalint.infer import Inference, Kind, Value
 from sqlalint.model import Model, Scope
 
 if TYPE_CHECKING:
     from sqlalint.config import Settings
-
-_NEWLINE = re.compile(r"\r\n|\r|\n")
-
-
-class LineIndex:
-    """Converts between (line, column) and character offsets, with libcst's line breaks."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
-
-    def offset(self, line: int, column: int) -> int:
-        """``line`` is 1-based, ``column`` 0-based characters."""
-        return self.starts[line - 1] + column
-
-    def position(self, offset: int) -> tuple[int, int]:
-        """(1-based line, 0-based column) of a character offset."""
-        line = bisect_right(self.starts, offset)
-        return line, offset - self.starts[line - 1]
-
 
 class _OffsetCodegen(CodegenState):
     """libcst's code generation, recording where each node starts and ends as character

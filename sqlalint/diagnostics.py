@@ -7,6 +7,8 @@ the parser (a fully cached run never does). :mod:`sqlalint.engine` and
 from __future__ import annotations
 
 import enum
+import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Optional
 
@@ -73,3 +75,23 @@ def applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
     if fix is None or not fix.edits:
         return False
     return fix.applicability is Applicability.SAFE or (unsafe and fix.applicability is Applicability.UNSAFE)
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+class LineIndex:
+    """Converts between (line, column) and character offsets, with libcst's line breaks."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
+
+    def offset(self, line: int, column: int) -> int:
+        """``line`` is 1-based, ``column`` 0-based characters."""
+        return self.starts[line - 1] + column
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """(1-based line, 0-based column) of a character offset."""
+        line = bisect_right(self.starts, offset)
+        return line, offset - self.starts[line - 1]

@@ -5,15 +5,12 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import click
 
-from sqlalint.diagnostics import PARSE_ERROR, Applicability, Diagnostic, applicable
+from sqlalint.diagnostics import PARSE_ERROR, Applicability, Diagnostic, LineIndex, applicable
 from sqlalint.runner import FileReport
-
-if TYPE_CHECKING:
-    from sqlalint.context import LineIndex
 
 DOCS_URL = "https://github.com/sqlalint/sqlalint/blob/main/docs/rules.md#{code}"
 
@@ -54,13 +51,7 @@ def format_text(reports: Sequence[FileReport], *, unsafe: bool, color: bool, fix
     return "\n".join(out) + "\n"
 
 
-def _line_index(text: str) -> "LineIndex":
-    from sqlalint.context import LineIndex  # only for findings with fixes: keeps libcst out of start-up
-
-    return LineIndex(text)
-
-
-def _location(lines: Optional["LineIndex"], offset: int) -> dict:
+def _location(lines: Optional[LineIndex], offset: int) -> dict:
     if lines is None:
         return {"row": 1, "column": 1}
     line, column = lines.position(offset)
@@ -68,7 +59,7 @@ def _location(lines: Optional["LineIndex"], offset: int) -> dict:
 
 
 def diagnostic_json(report: FileReport, d: Diagnostic) -> dict:
-    lines = _line_index(report.text) if report.text is not None and d.fix is not None else None
+    lines = LineIndex(report.text) if report.text is not None and d.fix is not None else None
     fix = None
     if d.fix is not None:
         fix = {
@@ -161,7 +152,7 @@ def _artifact(path: str) -> dict:
     return {"uri": quote(posix), "uriBaseId": SRCROOT}
 
 
-def _region(lines: "LineIndex", start: int, end: int) -> dict:
+def _region(lines: LineIndex, start: int, end: int) -> dict:
     start_line, start_column = lines.position(start)
     end_line, end_column = lines.position(end)
     return {"startLine": start_line, "startColumn": start_column + 1,
@@ -181,7 +172,7 @@ def _sarif_result(report: FileReport, d: Diagnostic, rule_index: dict[str, int])
     if d.code in rule_index:
         result["ruleIndex"] = rule_index[d.code]
     if d.fix is not None and d.fix.edits and report.text is not None:
-        lines = _line_index(report.text)
+        lines = LineIndex(report.text)
         result["fixes"] = [{
             "description": {"text": d.fix.message},
             "artifactChanges": [{"artifactLocation": _artifact(d.path), "replacements": [

@@ -60,6 +60,9 @@ _AFTER_F_PREFIX = rb"(?:(?<=(?<![\w])[fFtT])|(?<=(?<![\w])[fFtT][rR])|(?<=(?<![\
 # above (3.12 nesting, unterminated: the scan could lose its place, so the file is read
 # whole), a plain string's opening quote; a comment leaves nothing. Every alternative starts
 # at ``#``, ``"`` or ``'``: the leading lookahead lets the regex engine skip other bytes.
+# An f-string in the code (where each is kept whole and every other quote is a reduced
+# plain string): captured, for re.split.
+_FSTRING = re.compile(rb"((?<![\w])(?:[fFtT][rR]?|[rR][fFtT])" + _F_BODY + rb")", re.S)
 _TOKENS = re.compile(rb"(?=[#\"'])(?:(" + _AFTER_F_PREFIX + _F_BODY + rb")|(" + _AFTER_F_PREFIX + rb".)"
                      + rb"|#[^\r\n]*|" + _PLAIN + rb")", re.S)
 
@@ -77,7 +80,7 @@ class Facts:
     """A module's text, and lazily its code (comments and plain strings removed) and the
     words of each."""
 
-    __slots__ = ("raw", "_code", "_fstrings", "_whole", "_raw_words", "_code_words")
+    __slots__ = ("raw", "_code", "_fstrings", "_whole", "_raw_words", "_code_words", "_flat")
 
     def __init__(self, raw: bytes):
         self.raw = raw
@@ -85,6 +88,7 @@ class Facts:
         self._fstrings = self._whole = False
         self._raw_words: Optional[frozenset] = None
         self._code_words: Optional[frozenset] = None
+        self._flat: Optional[tuple[bytes, bytes]] = None
 
     @property
     def code(self) -> bytes:
@@ -106,6 +110,16 @@ class Facts:
         if self._raw_words is None:
             self._raw_words = words_of(self.raw)
         return self._raw_words
+
+    @property
+    def flat(self) -> tuple[bytes, bytes]:
+        """The code with each f-string reduced to ``\\x01`` (its brackets and quotes gone, so
+        brackets in what is left match), and the f-strings' own text (their fields are
+        code a condition must still look at)."""
+        if self._flat is None:
+            parts = _FSTRING.split(self.code) if self.fstrings else [self.code]
+            self._flat = b"\x01".join(parts[0::2]), b"\n".join(parts[1::2])
+        return self._flat
 
     def code_words(self) -> frozenset:
         """Removing comments and strings never makes a new word: a subset of raw_words."""
@@ -337,27 +351,166 @@ def _may_load_all(f: Facts, p: Project) -> bool:
         return True
 
 
-# SLA402 (sqltext.statement_arg, module_string): ``execute`` given a string literal as its
-# statement (first or ``statement=``), or a name, and then some name assigned a string.
-_EXECUTE_ARG = rb"\.[\s\\]*execute[\s\\]*\([\s\\(]*(?:statement[\s\\]*=[\s\\(]*)?"
-_EXECUTES_STRING = re.compile(_EXECUTE_ARG + rb"[rRbBuUfF]{0,2}[\"']")
-_EXECUTES_NAME = re.compile(_EXECUTE_ARG + rb"[\w\x80-\xff]+[\s\\)]*[,)]")
-_ASSIGNS_STRING = re.compile(rb"(?<![=!<>])=(?!=)[\s\\(]*[rRbBuUfF]{0,2}[\"']")
+# -- conditions on the flat code (f-strings reduced to one byte: brackets match) ------------
+
+_NAME = rb"[A-Za-z_\x80-\xff][\w\x80-\xff]*"
+_SEP = rb"[\s\\]*"
+_BRACKET_OR_LINE = re.compile(rb"[()\[\]{}\n;]")
+_CONTINUED = re.compile(rb"\\\r?\Z")
+# A name that is a whole argument of the call whose argument text is searched.
+_WHOLE_ARG = re.compile(rb"(?:^|[(,=])[\s\\(]*(" + _NAME + rb")[\s\\)]*(?:,|$)", re.S)
+
+
+def _closing(flat: bytes, i: int) -> int:
+    """The index of the bracket closing the one opened at ``i``, or -1."""
+    depth = 0
+    for m in _BRACKET_OR_LINE.finditer(flat, i):
+        byte = flat[m.start()]
+        if byte in _OPEN:
+            depth += 1
+        elif byte in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return m.start()
+    return -1
+
+
+def _statement_end(flat: bytes, i: int) -> int:
+    """Where the expression starting at ``i`` ends at the latest: the end of its logical
+    line, a ``;``, or a bracket closing one opened before it (a ``:=`` in brackets)."""
+    depth = 0
+    for m in _BRACKET_OR_LINE.finditer(flat, i):
+        at = m.start()
+        byte = flat[at]
+        if byte in _OPEN:
+            depth += 1
+        elif byte in _CLOSE:
+            depth -= 1
+            if depth < 0:
+                return at
+        elif depth == 0 and (byte == 59 or not _CONTINUED.search(flat, max(at - 2, 0), at)):
+            return at  # ``;``, or a line end without ``\``
+    return len(flat)
+
+
+def _args_of(flat: bytes, sinks: "re.Pattern[bytes]") -> Optional[list]:
+    """The argument text of each call ``sinks`` finds (its match ends at the ``(``); None
+    when a call is not closed (the scan is unsure)."""
+    found = []
+    for m in sinks.finditer(flat):
+        close = _closing(flat, m.end() - 1)
+        if close < 0:
+            return None
+        found.append(flat[m.end():close])
+    return found
+
+
+def _assigned(flat: bytes, name: bytes, value: "re.Pattern[bytes]") -> bool:
+    """Is ``name`` assigned (``=``, ``:=``) something that ``value`` matches the start of?"""
+    target = re.compile(rb"(?<![\w.\x80-\xff])" + re.escape(name) + _SEP + rb":?=(?!=)")
+    for m in target.finditer(flat):
+        if value.match(flat, m.end(), _statement_end(flat, m.end())) is not None:
+            return True
+    return False
+
+
+def _args_reach(f: Facts, sinks: "re.Pattern[bytes]", direct: "re.Pattern[bytes]",
+                assigned: "re.Pattern[bytes]") -> bool:
+    """Does a call found by ``sinks`` get an argument text in which ``direct`` is found, or
+    a whole argument that is a name assigned a value ``assigned`` matches the start of?"""
+    flat, fstrings = f.flat
+    if sinks.search(fstrings) is not None:
+        return True  # a call inside an f-string's field: not in the flat code
+    args = _args_of(flat, sinks)
+    if args is None:
+        return True
+    names = set()
+    for text in args:
+        if direct.search(text) is not None:
+            return True
+        names.update(_WHOLE_ARG.findall(text))
+    return any(_assigned(flat, name, assigned) or _assigned(fstrings, name, assigned) for name in names)
+
+
+# SLA401 (sqltext.built_string, execution, is_text_call, local_value): a string built from
+# values (an f-string, a literal beside ``%``/``+``/``.format``) given to ``.execute(``,
+# ``.exec_driver_sql(`` or ``text(`` (or a name ``text`` is imported as), or a name given
+# to one and assigned such a string.
+_BUILT_TEXT = rb"\x01|[\"'][\s\\)]*(?:%|\+|\.[\s\\]*format(?![\w]))|\+[\s\\(]*(?:[rRbBuU]{1,2})?[\"'\x01]"
+_BUILT_FLAT = re.compile(_BUILT_TEXT)
+_HOLDS_BUILT = re.compile(rb".*?(?:" + _BUILT_TEXT + rb")", re.S)
+_TEXT_ALIAS = re.compile(rb"(?<![\w])text" + _SEP + rb"as" + _SEP + rb"(" + _NAME + rb")")
+_SQL_SINK = rb"\." + _SEP + rb"(?:execute|exec_driver_sql)" + _SEP + rb"\(|(?<![\w\x80-\xff])(?:text"
+_SQL_SINKS = re.compile(_SQL_SINK + rb")" + _SEP + rb"\(")
+_executes_or_text = _all_of([_TEXT, (_EXECUTE_ANY, _called_attr(*sorted(EXECUTE_METHODS)))], [(None, _BUILT)])
+
+
+def _sql_from_strings(f: Facts, p: Project) -> bool:
+    if not _executes_or_text(f, p):
+        return False
+    if f.whole:
+        return True
+    aliases = _TEXT_ALIAS.findall(f.code)
+    sinks = _SQL_SINKS if not aliases else re.compile(
+        _SQL_SINK + b"".join(b"|" + re.escape(a) for a in aliases) + rb")" + _SEP + rb"\(")
+    return _args_reach(f, sinks, _BUILT_FLAT, _HOLDS_BUILT)
+
+
+# SLA302 (queries.len_call_of): ``.all()`` as the whole argument of a ``len(...)`` call.
+_LEN_SINKS = re.compile(rb"(?<![\w.\x80-\xff])len" + _SEP + rb"\(")
+_ALL_WHOLE = re.compile(rb"\." + _SEP + rb"all" + _SEP + rb"\(" + _SEP + rb"\)[\s\\)]*,?" + _SEP + rb"$")
+_NOTHING = re.compile(rb"(?!)")
+_loads_len = _all_of([_ORIGIN], [_LEN], [_ALL])
+
+
+def _len_of_all(f: Facts, p: Project) -> bool:
+    if not _loads_len(f, p):
+        return False
+    return f.whole or _args_reach(f, _LEN_SINKS, _ALL_WHOLE, _NOTHING)
+
+
+# SLA201: a functools cache decorator (``cache``/``lru_cache``, or a name one is imported
+# as), and a Session source (a SQLAlchemy/project name, or Flask's ``.session``).
+_CACHE_ALIAS = re.compile(rb"(?<![\w])(?:lru_cache|cache)" + _SEP + rb"as" + _SEP + rb"(" + _NAME + rb")")
+_DECORATOR = re.compile(rb"@[\s\\(]*(?:" + _NAME + rb"[\s\\)]*\." + _SEP + rb")*(" + _NAME + rb")")
+_SESSION_WORD = _words(["session"])
+_caches = _all_of([_CACHE], ["session_words", _SESSION_WORD])
+
+
+def _cached_session(f: Facts, p: Project) -> bool:
+    if not _caches(f, p):
+        return False
+    code = f.code
+    caches = {b"cache", b"lru_cache", *_CACHE_ALIAS.findall(code)}
+    return f.whole or any(name in caches for name in _DECORATOR.findall(code))
+
+
+# SLA102 (concurrency: PROCESS_CLASSES, PROCESS_POOLS, FORKS, get_context().Process/Pool,
+# all imported from these modules) and a pooled engine (an engine constructor, a session
+# factory bound to one, or a project name).
+_FORKING = _words(["fork", "forkpty", "Process", "BaseProcess", "ProcessPoolExecutor", "Pool"])
+_FORK_MODULES = _words(["multiprocessing", "billiard", "concurrent", "os"])
+
+
+# SLA402 (sqltext.statement_arg, module_string): ``.execute(`` given a plain string literal
+# as its statement (first, or ``statement=``), or a name assigned one.
+_PLAIN_START = rb"[\s\\(]*[rRbBuU]{0,2}[\"']"
+_STRING_STATEMENT = re.compile(rb"^" + _PLAIN_START + rb"|(?:^|,)" + _SEP + rb"statement" + _SEP + rb"=" + _PLAIN_START)
+_EXECUTE_SINKS = re.compile(rb"\." + _SEP + rb"execute" + _SEP + rb"\(")
 _executes = _all_of([(_words(["execute"]), _called_attr("execute"))])
 
 
 def _executes_string(f: Facts, p: Project) -> bool:
     if not _executes(f, p):
         return False
-    code = f.code
-    return f.whole or _EXECUTES_STRING.search(code) is not None or \
-        (_EXECUTES_NAME.search(code) is not None and _ASSIGNS_STRING.search(code) is not None)
+    return f.whole or _args_reach(f, _EXECUTE_SINKS, _STRING_STATEMENT, re.compile(_PLAIN_START))
 
 
 # Necessary conditions by rule code: False means the rule cannot report on the file.
 NECESSARY: dict[str, Callable[[Facts, Project], bool]] = {
     "SLA101": _all_of(["engine_words"]),
-    "SLA201": _all_of([_CACHE]),
+    "SLA102": _all_of([_FORKING], [_FORK_MODULES], ["engine_words", "session_words"]),
+    "SLA201": _cached_session,
     "SLA202": _all_of(["session_words"]),
     "SLA203": _all_of(["session_words"]),
     "SLA204": _all_of(["session_words"]),
@@ -366,10 +519,8 @@ NECESSARY: dict[str, Callable[[Facts, Project], bool]] = {
     # queries.ChainReader: a query origin, a mapped model (a class defined here or a name
     # the index knows), and ``.all()`` or a loop.
     "SLA301": _may_load_all,
-    "SLA302": _all_of([_ORIGIN], [_LEN], [_ALL]),
-    # sqltext: text() or an execute, and a string built from values.
-    "SLA401": _all_of([_TEXT, (_EXECUTE_ANY, _called_attr(*sorted(EXECUTE_METHODS)))],
-                      [(None, _BUILT)]),
+    "SLA302": _len_of_all,
+    "SLA401": _sql_from_strings,
     "SLA402": _executes_string,
     # The legacy module path, in an import.
     "SLA502": _all_of([_DECLARATIVE], [(_words(["sqlalchemy"]), _LEGACY_MODULE)]),

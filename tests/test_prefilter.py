@@ -188,3 +188,65 @@ def test_string_execute_needs_a_string_or_a_name_as_statement(source, passes):
 def test_string_execute_through_a_name_needs_a_string_assigned():
     assert _passes("SLA402", "SQL = (\n    'SELECT 1')\ndef f(conn):\n    conn.execute(SQL)\n")
     assert not _passes("SLA402", "def f(conn, stmt):\n    x = compile(stmt)\n    conn.execute(x)\n")
+
+
+@pytest.mark.parametrize("source,passes", [
+    ("session.execute(text(f'SELECT * FROM t WHERE id = {i}'))\n", True),
+    ("sql = (\n    'SELECT * FROM t WHERE id = ' + str(i))\nconn.execute(sql)\n", True),
+    ("conn.execute(\n    statement=(sql), parameters={})\nsql = f'SELECT {x}'\n", True),
+    ("from sqlalchemy import text as T\nq = T('SELECT %s' % x)\n", True),
+    ("x = f'{s.execute(text(f\"SELECT {y}\"))}'\n", True),  # a call inside an f-string's field
+    ("sql = 'SELECT ' \\\r\n  + x\nconn.execute(sql)\n", True),  # continued with CRLF
+    # A built string that reaches neither text() nor an execute.
+    ("log.info(f'running {name}')\nsession.execute(select(User))\n", False),
+    ("msg = f'{x}'\nsession.execute(stmt, {'m': msg})\n", False),
+    ("sql = 'SELECT 1'\nlabel = f'{sql}'\nconn.execute(sql)\n", False),
+])
+def test_sql_from_strings_needs_a_built_string_reaching_text_or_execute(source, passes):
+    assert _passes("SLA401", source) is passes
+
+
+@pytest.mark.parametrize("source,passes", [
+    ("n = len(session.query(Event).all())\n", True),
+    ("n = len((session.query(Event)\n    .all()),)\n", True),
+    ("n = f'{len(session.query(Event).all())}'\n", True),
+    ("n = len(session.query(Event).all()) + len(x)\n", True),
+    ("rows = session.query(Event).all()\nn = len(rows)\n", False),
+    ("n = len(session.query(Event).all() + extra)\n", False),
+    ("n = len(x)\nrows = session.query(Event).all()\n", False),
+])
+def test_len_of_all_needs_all_as_the_whole_argument_of_len(source, passes):
+    assert _passes("SLA302", source) is passes
+
+
+@pytest.mark.parametrize("source,passes", [
+    ("import functools\n@functools.lru_cache(maxsize=None)\ndef f():\n    return Session()\n", True),
+    ("from functools import cache as memo\n@memo\ndef f():\n    return db.session()\n", True),
+    ("from functools import cache\n@(cache)\ndef f():\n    return Session()\n", True),
+    ("from app.cache import cache\nx = cache.get('k')\ndef f():\n    return Session()\n", False),
+    ("import functools\n@functools.lru_cache\ndef f():\n    return 1\n", False),
+])
+def test_cached_session_needs_a_cache_decorator_and_a_session_source(source, passes):
+    assert _passes("SLA201", source) is passes
+
+
+@pytest.mark.parametrize("source,passes", [
+    ("import multiprocessing\nengine = create_engine(URL)\nmultiprocessing.Pool(4).map(f, xs)\n", True),
+    ("import os\nSession = sessionmaker(bind=e)\nif os.fork() == 0:\n    pass\n", True),
+    ("from concurrent.futures import ProcessPoolExecutor\nfrom app.db import engine\n", True),
+    ("import multiprocessing\nmultiprocessing.Pool(4).map(f, xs)\n", False),  # no engine
+    ("engine = create_engine(URL)\npool = Pool()\n", False),  # no process module imported
+])
+def test_pool_inherited_by_fork_needs_a_fork_and_an_engine(source, passes):
+    assert _passes("SLA102", source, frozenset({"engine"}) if "app.db" in source else frozenset()) is passes
+
+
+@pytest.mark.parametrize("source,passes", [
+    ("sql = 'SELECT 1'\nconn.execute(sql)\n", True),
+    ("if (sql := 'SELECT 1'):\n    conn.execute(sql)\n", True),  # assigned by :=
+    ("x = f'{conn.execute(\"SELECT 1\")}'\n", True),
+    ("title = 'Report'\nconn.execute(stmt)\n", False),  # the string goes to another name
+    ("stmt = select(User)\nconn.execute(stmt, {'a': 'b'})\n", False),
+])
+def test_string_execute_needs_the_executed_name_assigned_a_string(source, passes):
+    assert _passes("SLA402", source) is passes

@@ -375,10 +375,19 @@ class ProjectIndex:
         self.root: Optional[Path] = None
         self.files_total = 0
         self.files_parsed = 0
-        self._memo: dict[tuple[str, str], Optional[Value]] = {}
+        self._memo: dict[tuple[str, str], Optional[Value]] = {}  # (path, name)
         self._busy: set[tuple[str, str]] = set()
         self._lookup_memo: dict[str, Optional[Value]] = {}
         self._split_memo: dict[str, Optional[tuple[_Module, list[str]]]] = {}
+        # Facts are kept from one build round to the next unless new modules can change
+        # them: each memoised answer (a binding ("b", module, name), a lookup ("l", name))
+        # records what read it (``_readers``: a module-prefix split ("s", name) or another
+        # answer). A new round drops what reads a split whose answer changed, and what was
+        # cut short by a cycle guard (``_tainted``: such an answer depends on the order of
+        # evaluation, e.g. indico's ``from .custom import *`` before ``custom`` is indexed).
+        self._readers: dict[tuple, set[tuple]] = {}
+        self._tainted: set[tuple] = set()
+        self._frames: list[list] = []  # [answer, tainted] being computed, innermost last
         self._removed: Optional[dict[str, list[tuple[str, int]]]] = None
         self._facts: Optional[list] = None
         self._fingerprint: Optional[str] = None
@@ -457,12 +466,55 @@ class ProjectIndex:
                 self.modules[name] = found[0]
             else:
                 self.ambiguous.add(name)
-        self._memo.clear()
-        self._lookup_memo.clear()
-        self._split_memo.clear()
+        self._forget_changed()
         self._removed = None
         self._facts = None
         self._fingerprint = None
+
+    def _forget_changed(self) -> None:
+        """After the modules changed: drop the answers that can have changed (see __init__)."""
+        stale = list(self._tainted)
+        for qualified, old in list(self._split_memo.items()):
+            new = self._split_uncached(qualified)
+            if (old is None) != (new is None) or old is not None and new is not None and \
+                    (old[0] is not new[0] or old[1] != new[1]):
+                self._split_memo[qualified] = new
+                stale.append(("s", qualified))
+        self._tainted.clear()
+        dropped = set(stale)
+        while stale:
+            node = stale.pop()
+            for reader in self._readers.pop(node, ()):
+                if reader not in dropped:
+                    dropped.add(reader)
+                    stale.append(reader)
+        for node in dropped:
+            if node[0] == "b":
+                self._memo.pop(node[1:], None)
+            elif node[0] == "l":
+                self._lookup_memo.pop(node[1], None)
+
+    def _read(self, node: tuple) -> None:
+        """The answer being computed reads ``node`` (a split, or a memoised answer)."""
+        if self._frames:
+            frame = self._frames[-1]
+            self._readers.setdefault(node, set()).add(frame[0])
+            if node in self._tainted:
+                frame[1] = True
+
+    def _taint(self) -> None:
+        """A cycle or chain guard cut the answer being computed short."""
+        if self._frames:
+            self._frames[-1][1] = True
+
+    def _pop(self) -> None:
+        node, tainted = self._frames.pop()
+        if tainted:
+            self._tainted.add(node)
+        if self._frames:
+            parent = self._frames[-1]
+            self._readers.setdefault(node, set()).add(parent[0])
+            parent[1] = parent[1] or tainted
 
     # -- the interface the rest of sqlalint uses --------------------------------------------
     def lookup(self, qualified: str) -> Optional[Value]:
@@ -470,9 +522,15 @@ class ProjectIndex:
         path and line where it is defined; None when unknown."""
         if not self.modules:
             return None
+        node = ("l", qualified)
         if qualified in self._lookup_memo:
+            self._read(node)
             return self._lookup_memo[qualified]
-        value = self._lookup(qualified, frozenset())
+        self._frames.append([node, False])
+        try:
+            value = self._lookup(qualified, frozenset())
+        finally:
+            self._pop()
         if not _interesting(value):
             value = None  # a function that gives nothing known: nothing to say about it
         self._lookup_memo[qualified] = value
@@ -512,21 +570,24 @@ class ProjectIndex:
         knows, ordered by file and line. Imported names (re-exports) carry the import's path
         and line; the value carries the definition's."""
         if self._facts is None:
-            facts = []
-            done = set()
-            for module_name, module in self.modules.items():
-                if id(module) in done:
-                    continue  # one module known by two names: list it once, by its first
-                done.add(id(module))
-                for name, entry in module.bind.items():
-                    if entry[0] == "x":
-                        continue
-                    value = self.lookup(f"{module_name}.{name}")
-                    if _interesting(value) and value.path is not None:  # not SQLAlchemy's own names
-                        facts.append((f"{module_name}.{name}", value, module.path, entry[-1], entry[0] == "i"))
-            facts.sort(key=lambda fact: (fact[2], fact[3], fact[0]))
-            self._facts = facts
+            self._facts = self._compute_facts()
         return self._facts
+
+    def _compute_facts(self) -> list[tuple[str, Value, str, int, bool]]:
+        facts = []
+        done = set()
+        for module_name, module in self.modules.items():
+            if id(module) in done:
+                continue  # one module known by two names: list it once, by its first
+            done.add(id(module))
+            for name, entry in module.bind.items():
+                if entry[0] == "x":
+                    continue
+                value = self.lookup(f"{module_name}.{name}")
+                if _interesting(value) and value.path is not None:  # not SQLAlchemy's own names
+                    facts.append((f"{module_name}.{name}", value, module.path, entry[-1], entry[0] == "i"))
+        facts.sort(key=lambda fact: (fact[2], fact[3], fact[0]))
+        return facts
 
     def _fact_modules(self) -> Iterator[tuple[str, _Module]]:
         seen = set()
@@ -542,8 +603,8 @@ class ProjectIndex:
         (memoised until the modules change: many modules import the same names)."""
         if qualified not in self._split_memo:
             self._split_memo[qualified] = self._split_uncached(qualified)
-        found = self._split_memo[qualified]
-        return found
+        self._read(("s", qualified))
+        return self._split_memo[qualified]
 
     def _split_uncached(self, qualified: str) -> Optional[tuple[_Module, list[str]]]:
         parts = qualified.split(".")
@@ -564,6 +625,7 @@ class ProjectIndex:
 
     def _lookup(self, qualified: str, seen: frozenset) -> Optional[Value]:
         if qualified in seen or len(seen) > MAX_CHAIN:
+            self._taint()
             return None  # an import cycle, or a chain of re-exports too long to be worth following
         seen = seen | {qualified}
         if qualified in self.session_factories or qualified in self.engine_factories:
@@ -589,16 +651,21 @@ class ProjectIndex:
         return self._binding(module, rest[0], seen)
 
     def _binding(self, module: _Module, name: str, seen: frozenset) -> Optional[Value]:
-        key = (module.name, name)
+        key = (module.path, name)  # a module's name can move to another file in a later round
+        node = ("b", *key)
         if key in self._memo:
+            self._read(node)
             return self._memo[key]
         if key in self._busy:
+            self._taint()
             return None
         self._busy.add(key)
+        self._frames.append([node, False])
         try:
             value = self._evaluate_binding(module, name, seen)
         finally:
             self._busy.discard(key)
+            self._pop()
         self._memo[key] = value
         return value
 

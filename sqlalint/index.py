@@ -396,11 +396,11 @@ class ProjectIndex:
     # -- building ----------------------------------------------------------------------------
     @classmethod
     def build(cls, root: Path, files: Iterable[Path], *, cache_dir: Optional[Path] = None,
-              session_factories: Iterable[str] = (), engine_factories: Iterable[str] = ()) -> "ProjectIndex":
+              session_factories: Iterable[str] = (), engine_factories: Iterable[str] = (),
+              jobs: Optional[int] = None) -> "ProjectIndex":
         """Index the Python modules ``files`` of the project rooted at ``root``. Summaries
-        are read from / written to ``cache_dir`` when given."""
-        from sqlalint.files import module_name
-
+        are read from / written to ``cache_dir`` when given; ``jobs`` processes (default:
+        the CPUs) share them when many are missing."""
         index = cls(session_factories, engine_factories)
         index.root = root
         pending: list[tuple[Path, bytes]] = []
@@ -420,33 +420,43 @@ class ProjectIndex:
         primary: dict[str, list] = {}
         secondary: dict[str, list] = {}
         seen_names: set[str] = set()
-        while wanted:
-            for path, data in wanted:
-                summary = _cached_summary(data, cache_dir)
-                index.files_parsed += 1
-                name, is_package = module_name(path, root)
-                alias, alias_package = _package_name(path)
-                if not name and not alias:
-                    continue
-                # One module per file, named as the linted file's model names it (relative
-                # imports resolve against that); also known by its package-chain name.
-                module = _Module(name or alias, is_package if name else alias_package, _display(path), summary)
-                if name:
-                    primary.setdefault(name, []).append(module)
-                if alias and alias != name:
-                    secondary.setdefault(alias, []).append(module)
-            index._register(primary, secondary)
-            names = set(index.trigger_names()) | configured
-            names |= {m.rpartition(".")[2] for m, _ in index._fact_modules()}
-            new = names - seen_names
-            seen_names |= names
-            if not new or not rest:
-                break
-            pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(new)) + rb")\b")
-            wanted = [item for item in rest if pattern.search(item[1])]
-            hit = {id(item) for item in wanted}
-            rest = [item for item in rest if id(item) not in hit]
+        with _Summarizer(cache_dir, jobs) as summarizer:
+            while wanted:
+                summaries = summarizer.summaries([data for _, data in wanted])
+                new = index._add_round(root, wanted, summaries, primary, secondary, configured, seen_names)
+                if not new or not rest:
+                    break
+                pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(new)) + rb")\b")
+                wanted = [item for item in rest if pattern.search(item[1])]
+                hit = {id(item) for item in wanted}
+                rest = [item for item in rest if id(item) not in hit]
         return index
+
+    def _add_round(self, root: Path, wanted: list[tuple[Path, bytes]], summaries: list[dict],
+                   primary: dict[str, list], secondary: dict[str, list], configured: set[str],
+                   seen_names: set[str]) -> set[str]:
+        """Register one round's modules; the names that make further files worth indexing."""
+        from sqlalint.files import module_name
+
+        for (path, _), summary in zip(wanted, summaries):
+            self.files_parsed += 1
+            name, is_package = module_name(path, root)
+            alias, alias_package = _package_name(path)
+            if not name and not alias:
+                continue
+            # One module per file, named as the linted file's model names it (relative
+            # imports resolve against that); also known by its package-chain name.
+            module = _Module(name or alias, is_package if name else alias_package, _display(path), summary)
+            if name:
+                primary.setdefault(name, []).append(module)
+            if alias and alias != name:
+                secondary.setdefault(alias, []).append(module)
+        self._register(primary, secondary)
+        names = set(self.trigger_names()) | configured
+        names |= {m.rpartition(".")[2] for m, _ in self._fact_modules()}
+        new = names - seen_names
+        seen_names |= names
+        return new
 
     def _register(self, primary: dict[str, list], secondary: dict[str, list]) -> None:
         """Module names: the root-relative name (what the linted file's model uses) and the
@@ -911,18 +921,71 @@ def _display(path: Path) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
-def _cached_summary(data: bytes, cache_dir: Optional[Path]) -> dict:
+# Below this many summaries to compute (cache misses), one process: forking costs more.
+POOL_MIN_SUMMARIES = 64
+
+
+class _Summarizer:
+    """Summaries of many files: from the cache, else computed, by a pool of ``jobs``
+    forked processes when many are missing (started once, shared by the build rounds)."""
+
+    def __init__(self, cache_dir: Optional[Path], jobs: Optional[int] = None):
+        self.cache_dir = cache_dir
+        self.jobs = jobs or os.cpu_count() or 1
+        self._pool: Any = None
+
+    def __enter__(self) -> "_Summarizer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def summaries(self, datas: list[bytes]) -> list[dict]:
+        files = [_cache_file(data, self.cache_dir) for data in datas]
+        found = [_read_summary(file) for file in files]
+        missing = [i for i, summary in enumerate(found) if summary is None]
+        for i, summary in zip(missing, self._compute([datas[i] for i in missing])):
+            found[i] = summary
+            _write_summary(files[i], summary)
+        return found  # type: ignore[return-value]
+
+    def _compute(self, datas: list[bytes]) -> list[dict]:
+        import multiprocessing
+
+        if self.jobs < 2 or len(datas) < POOL_MIN_SUMMARIES or "fork" not in multiprocessing.get_all_start_methods():
+            return [summarize(data) for data in datas]
+        if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"))
+        chunk = max(1, min(32, len(datas) // (self.jobs * 4)))
+        return list(self._pool.map(summarize, datas, chunksize=chunk))
+
+
+def _cache_file(data: bytes, cache_dir: Optional[Path]) -> Optional[Path]:
     if cache_dir is None:
-        return summarize(data)
+        return None
     key = hashlib.sha1(SUMMARY_VERSION.encode() + b"\0" + data).hexdigest()
-    file = cache_dir / key[:2] / f"{key}.json"
+    return cache_dir / key[:2] / f"{key}.json"
+
+
+def _read_summary(file: Optional[Path]) -> Optional[dict]:
+    if file is None:
+        return None
     try:
         summary = json.loads(file.read_text(encoding="utf-8"))
         if summary.get("v") == SUMMARY_VERSION:
             return summary
     except (OSError, ValueError):
         pass
-    summary = summarize(data)
+    return None
+
+
+def _write_summary(file: Optional[Path], summary: dict) -> None:
+    if file is None:
+        return
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         temp = file.with_suffix(f".{os.getpid()}.tmp")
@@ -930,25 +993,25 @@ def _cached_summary(data: bytes, cache_dir: Optional[Path]) -> dict:
         os.replace(temp, file)
     except OSError:
         pass  # a read-only tree: the index still works, uncached
-    return summary
 
 
-def build_for_project(root: Path, settings: Any, cache_dir: Optional[Path]) -> ProjectIndex:
+def build_for_project(root: Path, settings: Any, cache_dir: Optional[Path], jobs: Optional[int] = None) -> ProjectIndex:
     """The index of every Python module under ``root`` (excludes and .gitignore honoured)."""
     from sqlalint.files import discover
 
     found = discover([str(root)], settings)
     return ProjectIndex.build(root, found.files, cache_dir=cache_dir,
                               session_factories=settings.session_factories,
-                              engine_factories=settings.engine_factories)
+                              engine_factories=settings.engine_factories, jobs=jobs)
 
 
-def project_index(settings: Any, *, no_cache: bool = False, cache_dir: Optional[Path] = None) -> ProjectIndex:
+def project_index(settings: Any, *, no_cache: bool = False, cache_dir: Optional[Path] = None,
+                  jobs: Optional[int] = None) -> ProjectIndex:
     """The index of the project ``settings.root`` for a run, cached in
-    ``<cache dir>/index/`` unless ``no_cache``."""
+    ``<cache dir>/index/`` unless ``no_cache``; ``jobs`` as for ProjectIndex.build."""
     root = Path(settings.root)
     folder = None if no_cache else Path(cache_dir or root / ".sqlalint_cache") / CACHE_SUBDIR
-    return build_for_project(root, settings, folder)
+    return build_for_project(root, settings, folder, jobs)
 
 
 def describe_fact(index: ProjectIndex, qualified: str, value: Value) -> tuple[str, str]:

@@ -193,17 +193,37 @@ _LEGACY_MODULE = _Shape(lambda w: rb"(?<![\w.])sqlalchemy" + w + rb"\." + w + rb
 _DECLARATIVE = _words(["declarative"])
 
 
+class _Api:
+    """SQLAlchemy's own names (``Session``, ``create_engine``...): they resolve to its API
+    only through an import that names ``sqlalchemy`` or ``sqlmodel`` (a project model may
+    well be called ``Session``)."""
+
+    __slots__ = ("names",)
+    modules = _words(["sqlalchemy", "sqlmodel"])
+
+    def __init__(self, names: Iterable[str]):
+        self.names = _words(names)
+
+    def holds(self, used: frozenset) -> bool:
+        return not self.names.isdisjoint(used) and not self.modules.isdisjoint(used)
+
+
+_SESSION_API = _Api(SESSION_NAMES)
+_ENGINE_API = _Api(ENGINE_NAMES)
+
+
 @dataclass(frozen=True)
 class Project:
     """Names the project defines: ``sessions`` may name an engine, a session factory or a
-    registry; ``known`` holds every name the index knows (models too)."""
+    registry (``session_words``/``engine_words``: beside them a condition names the
+    SQLAlchemy API, :class:`_Api`); ``known`` holds every name the index knows (models too)."""
 
     sessions: frozenset = frozenset()
     known: frozenset = frozenset()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "session_words", _words(SESSION_NAMES | self.sessions))
-        object.__setattr__(self, "engine_words", _words(ENGINE_NAMES | self.sessions))
+        object.__setattr__(self, "session_words", _words(self.sessions))
+        object.__setattr__(self, "engine_words", _words(self.sessions))
         object.__setattr__(self, "known_words", _words(self.known | self.sessions))
 
 
@@ -217,9 +237,10 @@ def as_project(project: Union[Project, Iterable[str]]) -> Project:
 
 # A necessary condition is a list of groups that must all hold; a group holds when one of
 # its alternatives does: a set of words the code uses (a Project attribute name stands for
-# the project's own words), or (words or None, shape): the words used and the shape found.
+# the project's own words), SQLAlchemy names and their module (:class:`_Api`), or (words or
+# None, shape): the words used and the shape found.
 # Every group is first asked of the raw text (cheap, and never stricter), then of the code.
-Alternative = Union[frozenset, str, tuple]
+Alternative = Union[frozenset, str, tuple, _Api]
 
 
 def _words_for(alternative: Alternative, project: "Project") -> Optional[frozenset]:
@@ -228,6 +249,8 @@ def _words_for(alternative: Alternative, project: "Project") -> Optional[frozens
 
 
 def _holds(alternative: Alternative, project: "Project", used: frozenset, text: bytes, raw: bool) -> bool:
+    if isinstance(alternative, _Api):
+        return alternative.holds(used)
     words = _words_for(alternative, project)
     if words is not None and words.isdisjoint(used):
         return False
@@ -474,7 +497,7 @@ def _len_of_all(f: Facts, p: Project) -> bool:
 _CACHE_ALIAS = re.compile(rb"(?<![\w])(?:lru_cache|cache)" + _SEP + rb"as" + _SEP + rb"(" + _NAME + rb")")
 _DECORATOR = re.compile(rb"@[\s\\(]*(?:" + _NAME + rb"[\s\\)]*\." + _SEP + rb")*(" + _NAME + rb")")
 _SESSION_WORD = _words(["session"])
-_caches = _all_of([_CACHE], ["session_words", _SESSION_WORD])
+_caches = _all_of([_CACHE], ["session_words", _SESSION_API, _SESSION_WORD])
 
 
 def _cached_session(f: Facts, p: Project) -> bool:
@@ -492,12 +515,15 @@ _FORKING = _words(["fork", "forkpty", "Process", "BaseProcess", "ProcessPoolExec
 _FORK_MODULES = _words(["multiprocessing", "billiard", "concurrent", "os"])
 
 
-# SLA402 (sqltext.statement_arg, module_string): ``.execute(`` given a plain string literal
-# as its statement (first, or ``statement=``), or a name assigned one.
+# SLA402 (sqltext.statement_arg, module_string, execution): ``.execute(`` given a plain
+# string literal as its statement (first, or ``statement=``), or a name assigned one.
 _PLAIN_START = rb"[\s\\(]*[rRbBuU]{0,2}[\"']"
 _STRING_STATEMENT = re.compile(rb"^" + _PLAIN_START + rb"|(?:^|,)" + _SEP + rb"statement" + _SEP + rb"=" + _PLAIN_START)
 _EXECUTE_SINKS = re.compile(rb"\." + _SEP + rb"execute" + _SEP + rb"\(")
-_executes = _all_of([(_words(["execute"]), _called_attr("execute"))])
+# The receiver must be a Session, Connection, Engine or registry (sqltext.RECEIVER_KINDS):
+# each comes from SQLAlchemy's API, a project name, or Flask's ``db.session``/``db.engine``.
+_RECEIVER = ["session_words", _SESSION_API, _ENGINE_API, _words(["session", "engine"])]
+_executes = _all_of([(_words(["execute"]), _called_attr("execute"))], _RECEIVER)
 
 
 def _executes_string(f: Facts, p: Project) -> bool:
@@ -508,14 +534,14 @@ def _executes_string(f: Facts, p: Project) -> bool:
 
 # Necessary conditions by rule code: False means the rule cannot report on the file.
 NECESSARY: dict[str, Callable[[Facts, Project], bool]] = {
-    "SLA101": _all_of(["engine_words"]),
-    "SLA102": _all_of([_FORKING], [_FORK_MODULES], ["engine_words", "session_words"]),
+    "SLA101": _all_of(["engine_words", _ENGINE_API]),
+    "SLA102": _all_of([_FORKING], [_FORK_MODULES], ["engine_words", _ENGINE_API, _SESSION_API]),
     "SLA201": _cached_session,
-    "SLA202": _all_of(["session_words"]),
-    "SLA203": _all_of(["session_words"]),
-    "SLA204": _all_of(["session_words"]),
-    "SLA205": _all_of(["session_words"]),
-    "SLA206": _all_of(["session_words"]),
+    "SLA202": _all_of(["session_words", _SESSION_API]),
+    "SLA203": _all_of(["session_words", _SESSION_API]),
+    "SLA204": _all_of(["session_words", _SESSION_API]),
+    "SLA205": _all_of(["session_words", _SESSION_API]),
+    "SLA206": _all_of(["session_words", _SESSION_API]),
     # queries.ChainReader: a query origin, a mapped model (a class defined here or a name
     # the index knows), and ``.all()`` or a loop.
     "SLA301": _may_load_all,

@@ -70,7 +70,8 @@ def test_code_keeps_strings_continued_with_crlf():
 
 
 def test_unparseable_files_are_judged_on_their_text():
-    assert prefilter.could_match("def (:\n  session = Session()\n", ALL_RULES, frozenset())
+    assert prefilter.could_match("from sqlalchemy.orm import Session\ndef (:\n  session = Session()\n",
+                                 ALL_RULES, frozenset())
     rules = [r for r in ALL_RULES if r.code in ("SLA202", "SLA204")]
     assert not prefilter.could_match("def (:\n  # Session\n", rules, frozenset())
 
@@ -83,8 +84,19 @@ def test_file_without_any_condition_is_skipped():
 
 
 def test_session_names_in_fstring_fields_count():
-    assert _passes("SLA204", "x = f'{Session()}'\n")
-    assert not _passes("SLA204", "x = 'Session'\n")
+    assert _passes("SLA204", "import sqlalchemy.orm\nx = f'{Session()}'\n")
+    assert not _passes("SLA204", "import sqlalchemy.orm\nx = 'Session'\n")
+
+
+def test_sqlalchemy_names_count_only_beside_an_import_of_sqlalchemy():
+    # A project model called ``Session`` (as in indico) is no SQLAlchemy Session.
+    assert not _passes("SLA204", "from app.models import Session\ns = Session(title='x')\n")
+    assert _passes("SLA204", "from sqlalchemy.orm import Session\ns = Session(engine)\n")
+    assert _passes("SLA204", "from sqlmodel import Session\ns = Session(engine)\n")
+    assert _passes("SLA204", "import sqlalchemy as sa\ns = sa.orm.Session(engine)\n")
+    # A project factory needs no SQLAlchemy import.
+    assert _passes("SLA204", "from app.db import SessionLocal\ns = SessionLocal()\n", frozenset({"SessionLocal"}))
+    assert not _passes("SLA101", "from app.pools import create_engine\ne = create_engine()\n")
 
 
 def test_unbounded_load_needs_a_model_a_query_origin_and_a_load():
@@ -182,12 +194,18 @@ def test_unbounded_load_skips_chains_that_cannot(body):
     ("conn.execute(users.insert(), rows)\n", False),
 ])
 def test_string_execute_needs_a_string_or_a_name_as_statement(source, passes):
-    assert _passes("SLA402", source) is passes
+    assert _passes("SLA402", _CONNECTION + source) is passes
+
+
+# A Connection the execute() calls may be made on.
+_CONNECTION = "from sqlalchemy import create_engine\nconn = create_engine(URL).connect()\n"
 
 
 def test_string_execute_through_a_name_needs_a_string_assigned():
-    assert _passes("SLA402", "SQL = (\n    'SELECT 1')\ndef f(conn):\n    conn.execute(SQL)\n")
-    assert not _passes("SLA402", "def f(conn, stmt):\n    x = compile(stmt)\n    conn.execute(x)\n")
+    assert _passes("SLA402", "SQL = (\n    'SELECT 1')\ndef f(conn: Session):\n    conn.execute(SQL)\n",
+                   frozenset({"Session"}))
+    assert not _passes("SLA402", "def f(conn: Session, stmt):\n    x = compile(stmt)\n    conn.execute(x)\n",
+                       frozenset({"Session"}))
 
 
 @pytest.mark.parametrize("source,passes", [
@@ -220,9 +238,10 @@ def test_len_of_all_needs_all_as_the_whole_argument_of_len(source, passes):
 
 
 @pytest.mark.parametrize("source,passes", [
-    ("import functools\n@functools.lru_cache(maxsize=None)\ndef f():\n    return Session()\n", True),
+    ("import functools\nfrom sqlalchemy.orm import Session\n@functools.lru_cache(maxsize=None)\n"
+     "def f():\n    return Session()\n", True),
     ("from functools import cache as memo\n@memo\ndef f():\n    return db.session()\n", True),
-    ("from functools import cache\n@(cache)\ndef f():\n    return Session()\n", True),
+    ("from functools import cache\nimport sqlmodel\n@(cache)\ndef f():\n    return sqlmodel.Session()\n", True),
     ("from app.cache import cache\nx = cache.get('k')\ndef f():\n    return Session()\n", False),
     ("import functools\n@functools.lru_cache\ndef f():\n    return 1\n", False),
 ])
@@ -231,8 +250,10 @@ def test_cached_session_needs_a_cache_decorator_and_a_session_source(source, pas
 
 
 @pytest.mark.parametrize("source,passes", [
-    ("import multiprocessing\nengine = create_engine(URL)\nmultiprocessing.Pool(4).map(f, xs)\n", True),
-    ("import os\nSession = sessionmaker(bind=e)\nif os.fork() == 0:\n    pass\n", True),
+    ("import multiprocessing\nimport sqlalchemy as sa\nengine = sa.create_engine(URL)\n"
+     "multiprocessing.Pool(4).map(f, xs)\n", True),
+    ("import os\nfrom sqlalchemy.orm import sessionmaker\nSession = sessionmaker(bind=e)\n"
+     "if os.fork() == 0:\n    pass\n", True),
     ("from concurrent.futures import ProcessPoolExecutor\nfrom app.db import engine\n", True),
     ("import multiprocessing\nmultiprocessing.Pool(4).map(f, xs)\n", False),  # no engine
     ("engine = create_engine(URL)\npool = Pool()\n", False),  # no process module imported
@@ -249,4 +270,12 @@ def test_pool_inherited_by_fork_needs_a_fork_and_an_engine(source, passes):
     ("stmt = select(User)\nconn.execute(stmt, {'a': 'b'})\n", False),
 ])
 def test_string_execute_needs_the_executed_name_assigned_a_string(source, passes):
-    assert _passes("SLA402", source) is passes
+    assert _passes("SLA402", _CONNECTION + source) is passes
+
+
+def test_string_execute_needs_a_session_connection_or_engine():
+    # alembic's ``op.execute("...")`` in a migration: nothing names a Session or an Engine.
+    assert not _passes("SLA402", "from alembic import op\nop.execute('DROP TABLE t')\n")
+    assert _passes("SLA402", "db.session.execute('SELECT 1')\n")  # Flask-SQLAlchemy
+    assert _passes("SLA402", "import sqlalchemy as sa\nwith sa.create_engine(u).connect() as c:\n"
+                             "    c.execute('SELECT 1')\n")

@@ -272,3 +272,72 @@ def test_summary_shortcuts_see_what_a_full_walk_sees():
     assert summary["removes"] == [[["n", "registry"], 6]]
     plain = summarize(b"def f():\n    items.remove(1)\n    return (a := 2)\n")
     assert plain["removes"] == [] and plain["bind"]["f"][1]["locals"] == {"a": ["v", None]}
+
+
+def _facts_key(index):
+    return [(q, _value_key(v), p, line, imported) for q, v, p, line, imported in index.facts()]
+
+
+def _fresh_facts(index):
+    """The facts of ``index`` evaluated from scratch (nothing kept from earlier rounds)."""
+    for memo in (index._memo, index._lookup_memo, index._split_memo, index._readers):
+        memo.clear()
+    index._tainted.clear()
+    index._facts = None
+    return _facts_key(index)
+
+
+@pytest.mark.parametrize("name", ["flat", "flaskapp", "srclayout", "namespace", "rounds"])
+def test_answers_kept_between_rounds_match_a_fresh_evaluation(name):
+    index = project_index(Settings(root=FIXTURES / name), no_cache=True)
+    assert _facts_key(index) == _fresh_facts(index)
+
+
+def test_later_rounds_change_the_answers_they_can_affect(monkeypatch):
+    # Round 1 indexes the files naming SQLAlchemy; `pkg.use` then reads `pkg.factory` and
+    # `pkg.custom` (a star re-export chasing itself until MAX_CHAIN), both unknown. Round 2
+    # adds them: the answers that read them are recomputed, the others kept.
+    rounds, tainted, memos = [], [], []
+    original = ProjectIndex._add_round
+
+    def add_round(self, root, wanted, *args):
+        rounds.append(sorted(path.relative_to(root).as_posix() for path, _ in wanted))
+        tainted.append(set(self._tainted))
+        memos.append(dict(self._memo))
+        return original(self, root, wanted, *args)
+
+    monkeypatch.setattr(ProjectIndex, "_add_round", add_round)
+    index = project_index(Settings(root=FIXTURES / "rounds"), no_cache=True)
+    assert rounds == [["pkg/__init__.py", "pkg/maker.py", "pkg/use.py"], ["pkg/custom/__init__.py", "pkg/factory.py"]]
+    assert ("l", "pkg.use.Made") in tainted[1]  # cut short by the chain guard in round 1
+    assert where(index.lookup("pkg.use.Made")) == (Kind.SESSION_FACTORY, "Made", "rounds/pkg/use.py", 6)
+    assert where(index.lookup("pkg.use.connection")) == (Kind.CONNECTION, "connection", "rounds/pkg/use.py", 7)
+    assert index.lookup("pkg.engine").kind is Kind.ENGINE
+    engine = ("rounds/pkg/__init__.py", "engine")
+    assert index._memo[engine] is memos[1][engine]  # kept from round 1: nothing new can change it
+    assert ("rounds/pkg/use.py", "connection") not in memos[1] or \
+        index._memo[("rounds/pkg/use.py", "connection")] is not memos[1][("rounds/pkg/use.py", "connection")]
+
+
+@pytest.mark.parametrize("name", ["flat", "flaskapp", "rounds"])
+def test_summaries_in_a_pool_give_the_same_index(name, monkeypatch, tmp_path):
+    import sqlalint.index as index_module
+
+    pooled = []
+    exit_ = index_module._Summarizer.__exit__
+
+    def spy_exit(self, *exc):
+        pooled.append(self._pool is not None)
+        return exit_(self, *exc)
+
+    monkeypatch.setattr(index_module._Summarizer, "__exit__", spy_exit)
+    monkeypatch.setattr(index_module, "POOL_MIN_SUMMARIES", 1)
+    settings = Settings(root=FIXTURES / name)
+    one = project_index(settings, no_cache=True, jobs=1)
+    many = project_index(settings, no_cache=True, jobs=2)
+    cached = project_index(settings, cache_dir=tmp_path, jobs=2)  # misses computed by the pool
+    again = project_index(settings, cache_dir=tmp_path, jobs=2)  # all from the cache: no pool
+    assert pooled == [False, True, True, False]
+    assert _facts_key(one) == _facts_key(many) == _facts_key(cached) == _facts_key(again)
+    assert one.fingerprint() == many.fingerprint() == again.fingerprint()
+    assert (one.files_parsed, one.files_total) == (many.files_parsed, many.files_total)

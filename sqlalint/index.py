@@ -22,6 +22,7 @@ conditional definition) is unknown, and the rules stay silent on it.
 from __future__ import annotations
 
 import ast
+import bisect
 import hashlib
 import json
 import os
@@ -462,6 +463,7 @@ class ProjectIndex:
         """Module names: the root-relative name (what the linted file's model uses) and the
         name from its package chain (``from app.db import`` in a project nested one folder
         down). A name two files claim is ambiguous: unknown."""
+        before, ambiguous_before = self.modules, self.ambiguous
         self.modules = {}
         self.ambiguous = set()
         for name, found in primary.items():
@@ -476,15 +478,27 @@ class ProjectIndex:
                 self.modules[name] = found[0]
             else:
                 self.ambiguous.add(name)
-        self._forget_changed()
+        changed = {name for name in (*before, *self.modules, *ambiguous_before, *self.ambiguous)
+                   if before.get(name) is not self.modules.get(name)
+                   or (name in ambiguous_before) != (name in self.ambiguous)}
+        self._forget_changed(changed)
         self._removed = None
         self._facts = None
         self._fingerprint = None
 
-    def _forget_changed(self) -> None:
-        """After the modules changed: drop the answers that can have changed (see __init__)."""
+    def _forget_changed(self, changed: set[str]) -> None:
+        """After the module names ``changed`` (bound to another module, or ambiguous now or
+        no more): drop the answers that can have changed (see __init__)."""
         stale = list(self._tainted)
-        for qualified, old in list(self._split_memo.items()):
+        # Only a split of a name under a changed module name can change: found by bisection.
+        queried = sorted(self._split_memo)
+        candidates = set()
+        for name in changed:
+            start = bisect.bisect_left(queried, name + ".")
+            end = bisect.bisect_left(queried, name + "/", start)  # "/" follows "."
+            candidates.update(queried[start:end])
+        for qualified in candidates:
+            old = self._split_memo[qualified]
             new = self._split_uncached(qualified)
             if (old is None) != (new is None) or old is not None and new is not None and \
                     (old[0] is not new[0] or old[1] != new[1]):

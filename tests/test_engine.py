@@ -175,8 +175,10 @@ def test_rule_crash_exits_2_through_the_cli(crafted, tmp_path, monkeypatch):
 
 def test_parse_error_location_and_message():
     settings = Settings(select=("SLA201",))
-    [d] = lint_source("import functools, sqlalchemy\n@functools.cache\ndef f(:\n    pass\n", "t.py", settings).diagnostics
-    assert (d.code, d.line, d.column, d.message) == ("SLA001", 3, 7, "syntax error: invalid syntax")
+    source = ("import functools\nfrom sqlalchemy.orm import Session\n"
+              "@functools.cache\ndef get_session(:\n    return Session()\n")
+    [d] = lint_source(source, "t.py", settings).diagnostics
+    assert (d.code, d.line, d.column, d.message) == ("SLA001", 4, 17, "syntax error: invalid syntax")
 
 
 def test_files_without_triggers_are_not_parsed():

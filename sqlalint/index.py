@@ -381,13 +381,15 @@ class ProjectIndex:
         self._lookup_memo: dict[str, Optional[Value]] = {}
         self._split_memo: dict[str, Optional[tuple[_Module, list[str]]]] = {}
         # Facts are kept from one build round to the next unless new modules can change
-        # them: each memoised answer (a binding ("b", module, name), a lookup ("l", name))
-        # records what read it (``_readers``: a module-prefix split ("s", name) or another
-        # answer). A new round drops what reads a split whose answer changed, and what was
-        # cut short by a cycle guard (``_tainted``: such an answer depends on the order of
-        # evaluation, e.g. indico's ``from .custom import *`` before ``custom`` is indexed).
-        self._readers: dict[tuple, set[tuple]] = {}
-        self._tainted: set[tuple] = set()
+        # them. Each memoised answer (a binding: its ``_memo`` key (path, name); a lookup:
+        # the qualified name) records which answers read it (``_readers``), each module-prefix
+        # split (``_split_readers``) too. A new round drops what reads a split whose answer
+        # changed, and what was cut short by a cycle guard (``_tainted``: such an answer
+        # depends on the order of evaluation, e.g. indico's ``from .custom import *`` before
+        # ``custom`` is indexed).
+        self._readers: dict[Any, set] = {}
+        self._split_readers: dict[str, set] = {}
+        self._tainted: set = set()
         self._frames: list[list] = []  # [answer, tainted] being computed, innermost last
         self._removed: Optional[dict[str, list[tuple[str, int]]]] = None
         self._facts: Optional[list] = None
@@ -503,7 +505,7 @@ class ProjectIndex:
             if (old is None) != (new is None) or old is not None and new is not None and \
                     (old[0] is not new[0] or old[1] != new[1]):
                 self._split_memo[qualified] = new
-                stale.append(("s", qualified))
+                stale.extend(self._split_readers.pop(qualified, ()))
         self._tainted.clear()
         dropped = set(stale)
         while stale:
@@ -513,16 +515,19 @@ class ProjectIndex:
                     dropped.add(reader)
                     stale.append(reader)
         for node in dropped:
-            if node[0] == "b":
-                self._memo.pop(node[1:], None)
-            elif node[0] == "l":
-                self._lookup_memo.pop(node[1], None)
+            if node.__class__ is tuple:
+                self._memo.pop(node, None)
+            else:
+                self._lookup_memo.pop(node, None)
 
-    def _read(self, node: tuple) -> None:
-        """The answer being computed reads ``node`` (a split, or a memoised answer)."""
+    def _read(self, node: Any) -> None:
+        """The answer being computed reads the memoised answer ``node``."""
         if self._frames:
             frame = self._frames[-1]
-            self._readers.setdefault(node, set()).add(frame[0])
+            readers = self._readers.get(node)
+            if readers is None:
+                readers = self._readers[node] = set()
+            readers.add(frame[0])
             if node in self._tainted:
                 frame[1] = True
 
@@ -546,11 +551,10 @@ class ProjectIndex:
         path and line where it is defined; None when unknown."""
         if not self.modules:
             return None
-        node = ("l", qualified)
         if qualified in self._lookup_memo:
-            self._read(node)
+            self._read(qualified)
             return self._lookup_memo[qualified]
-        self._frames.append([node, False])
+        self._frames.append([qualified, False])
         try:
             value = self._lookup(qualified, frozenset())
         finally:
@@ -627,7 +631,11 @@ class ProjectIndex:
         (memoised until the modules change: many modules import the same names)."""
         if qualified not in self._split_memo:
             self._split_memo[qualified] = self._split_uncached(qualified)
-        self._read(("s", qualified))
+        if self._frames:
+            readers = self._split_readers.get(qualified)
+            if readers is None:
+                readers = self._split_readers[qualified] = set()
+            readers.add(self._frames[-1][0])
         return self._split_memo[qualified]
 
     def _split_uncached(self, qualified: str) -> Optional[tuple[_Module, list[str]]]:
@@ -676,15 +684,14 @@ class ProjectIndex:
 
     def _binding(self, module: _Module, name: str, seen: frozenset) -> Optional[Value]:
         key = (module.path, name)  # a module's name can move to another file in a later round
-        node = ("b", *key)
         if key in self._memo:
-            self._read(node)
+            self._read(key)
             return self._memo[key]
         if key in self._busy:
             self._taint()
             return None
         self._busy.add(key)
-        self._frames.append([node, False])
+        self._frames.append([key, False])
         try:
             value = self._evaluate_binding(module, name, seen)
         finally:

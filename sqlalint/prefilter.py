@@ -22,6 +22,7 @@ examples and every labelled case through it: each must pass.
 """
 from __future__ import annotations
 
+import keyword
 import os
 import re
 from dataclasses import dataclass
@@ -193,19 +194,34 @@ _LEGACY_MODULE = _Shape(lambda w: rb"(?<![\w.])sqlalchemy" + w + rb"\." + w + rb
 _DECLARATIVE = _words(["declarative"])
 
 
+# An import from SQLAlchemy (or, in its own source, a relative one): the names it imports.
+_API_IMPORT = re.compile(rb"(?<![\w.])from[\s\\]+(?:sqlalchemy|sqlmodel|\.)[\w.\s\\]*?import(?![\w])[\s\\]*"
+                         rb"(\([^)]*\)|(?:\\\r?\n|[^\n;])*)")
+_RELATIVE_IMPORT = re.compile(rb"(?<![\w.])from[\s\\]+\.")
+
+
 class _Api:
     """SQLAlchemy's own names (``Session``, ``create_engine``...): they resolve to its API
-    only through an import that names ``sqlalchemy`` or ``sqlmodel`` (a project model may
-    well be called ``Session``)."""
+    (model.qualified_name) only through an import from ``sqlalchemy`` or ``sqlmodel``, as
+    an imported name or an attribute of an imported module (a project model may well be
+    called ``Session``)."""
 
-    __slots__ = ("names",)
+    __slots__ = ("names", "attribute")
     modules = _words(["sqlalchemy", "sqlmodel"])
 
     def __init__(self, names: Iterable[str]):
         self.names = _words(names)
+        self.attribute = re.compile(rb"\.[\s\\]*(?:" + b"|".join(sorted(self.names)) + rb")(?![\w])")
 
-    def holds(self, used: frozenset) -> bool:
-        return not self.names.isdisjoint(used) and not self.modules.isdisjoint(used)
+    def holds(self, used: frozenset, text: bytes, raw: bool) -> bool:
+        if self.names.isdisjoint(used):
+            return False
+        if self.modules.isdisjoint(used) and _RELATIVE_IMPORT.search(text) is None:
+            return False
+        if raw:
+            return True  # comments in an import could mislead the scan: words only
+        return self.attribute.search(text) is not None or any(
+            not self.names.isdisjoint(words_of(names)) for names in _API_IMPORT.findall(text))
 
 
 _SESSION_API = _Api(SESSION_NAMES)
@@ -250,7 +266,7 @@ def _words_for(alternative: Alternative, project: "Project") -> Optional[frozens
 
 def _holds(alternative: Alternative, project: "Project", used: frozenset, text: bytes, raw: bool) -> bool:
     if isinstance(alternative, _Api):
-        return alternative.holds(used)
+        return alternative.holds(used, text, raw)
     words = _words_for(alternative, project)
     if words is not None and words.isdisjoint(used):
         return False
@@ -283,14 +299,16 @@ _loads_query = _all_of([_ORIGIN], _MODEL, [_FOR, _ALL])
 
 _QUERY_METHODS = frozenset(m.encode() for m in NEUTRAL | {"query"} | SESSION_STATEMENT_METHODS)
 _ALL_CALL = re.compile(rb"\.(?=[\s\\]*all[\s\\]*\([\s\\]*\))")  # ``.all()`` without arguments
-_METHOD_CALL = re.compile(rb"\.[\s\\]*(?:" + b"|".join(sorted(_QUERY_METHODS)) + rb")[\s\\]*\(")
+_METHOD_CALL = re.compile(rb"\.[\s\\]*(" + b"|".join(sorted(_QUERY_METHODS)) + rb")[\s\\]*\(")
+# Where a chain may start (``session.query(M)``, ``session.execute(stmt)``...; ``scalars``
+# is also a neutral method of a result), and the methods that neither bound nor stream it.
+_ORIGIN_METHODS = frozenset(m.encode() for m in {"query"} | SESSION_STATEMENT_METHODS)
+_NEUTRAL_METHODS = frozenset(m.encode() for m in NEUTRAL)
 _ITERABLE_ENDS = re.compile(rb"[\s\\]*+(?:[:\])}]|(?:if|for|async)(?![\w]))")
 _SPACE = b" \t\r\n\\"
 _OPEN, _CLOSE, _QUOTES = b"([{", b")]}", b"\"'"
-
-
-class _Unsure(Exception):
-    """A bracket scan met an f-string (brackets in its text could mislead it)."""
+# A word before ``(`` that makes it an expression in parentheses, not a call.
+_KEYWORDS = frozenset(k.encode() for k in keyword.kwlist + keyword.softkwlist)
 
 
 def _is_word(byte: int) -> bool:
@@ -309,8 +327,9 @@ def _back_word(code: bytes, i: int) -> int:
     return i
 
 
-def _matching(code: bytes, i: int, step: int, fstrings: bool) -> int:
-    """The index of the bracket matching the one at ``i`` (searching by ``step``), or -1."""
+def _matching(code: bytes, i: int, step: int) -> int:
+    """The index of the bracket matching the one at ``i`` (searching by ``step``) in flat
+    code (:attr:`Facts.flat`), or -1."""
     depth = 0
     opening, closing = (_OPEN, _CLOSE) if step > 0 else (_CLOSE, _OPEN)
     while 0 <= i < len(code):
@@ -321,57 +340,66 @@ def _matching(code: bytes, i: int, step: int, fstrings: bool) -> int:
             depth -= 1
             if depth == 0:
                 return i
-        elif fstrings and byte in _QUOTES:
-            raise _Unsure
         i += step
     return -1
 
 
-def _receiver_may_load(code: bytes, dot: int, fstrings: bool) -> bool:
-    """Can ``<receiver>.all()`` (its dot at ``dot``) read as a chain that loads rows? Not
-    when the receiver is a call of a narrowing, streaming or unknown method, a plain
-    function's result, a subscript, or an attribute other than ``.query``."""
-    end = _back_space(code, dot)
-    if end == 0:
-        return True
-    last = code[end - 1]
-    if last == 41:  # ``)``: a call, or an expression in parentheses
-        start = _matching(code, end - 1, -1, fstrings)
-        before = _back_space(code, start) if start > 0 else 0
-        if before == 0:
+def _receiver_may_load(code: bytes, dot: int) -> bool:
+    """Can ``<receiver>.all()`` (its dot at ``dot``) read as a chain that loads rows? Read
+    back through neutral methods (``.order_by(...)``) to an origin; not when one of them
+    narrows, streams or is unknown, or the chain starts at a plain function's result, a
+    subscript, or an attribute other than ``.query``."""
+    while True:
+        end = _back_space(code, dot)
+        if end == 0:
             return True
-        if _is_word(code[before - 1]):
+        last = code[end - 1]
+        if last == 41:  # ``)``: a call, or an expression in parentheses
+            start = _matching(code, end - 1, -1)
+            before = _back_space(code, start) if start > 0 else 0
+            if before == 0:
+                return True
+            if not _is_word(code[before - 1]):
+                return code[before - 1] not in b")]"
             word = _back_word(code, before)
             dotted = _back_space(code, word)
-            return code[word:before] in _QUERY_METHODS if dotted and code[dotted - 1] == 46 else False
-        return code[before - 1] not in b")]"
-    if _is_word(last):
-        word = _back_word(code, end)
-        dotted = _back_space(code, word)
-        return code[word:end] == b"query" if dotted and code[dotted - 1] == 46 else True
-    return last != 93  # ``]``: a subscript is no chain
+            if not (dotted and code[dotted - 1] == 46):
+                return code[word:before] in _KEYWORDS  # ``return (...)``: in parentheses
+            name = code[word:before]
+            if name in _ORIGIN_METHODS:
+                return True  # may be where the chain starts (its session is not known here)
+            if name not in _NEUTRAL_METHODS:
+                return False  # narrows, streams, or a method the chain reader refuses
+            dot = dotted - 1
+            continue
+        if _is_word(last):
+            word = _back_word(code, end)
+            dotted = _back_space(code, word)
+            return code[word:end] == b"query" if dotted and code[dotted - 1] == 46 else True
+        return last != 93  # ``]``: a subscript is no chain
 
 
-def _iterates_query_call(code: bytes, match: "re.Match[bytes]", fstrings: bool) -> bool:
+def _iterates_query_call(code: bytes, match: "re.Match[bytes]") -> bool:
     """Does the call ``.method(...)`` at ``match`` end an iterable (``:``, a closing bracket,
-    or a comprehension's ``if``/``for``)? Only then can it be the iterable of a loop."""
-    close = _matching(code, match.end() - 1, 1, fstrings)
-    return close < 0 or _ITERABLE_ENDS.match(code, close + 1) is not None
+    or a comprehension's ``if``/``for``) of a chain that may load rows? Only then can it be
+    the iterable of a loop the rule reports."""
+    close = _matching(code, match.end() - 1, 1)
+    if close >= 0 and _ITERABLE_ENDS.match(code, close + 1) is None:
+        return False
+    return match.group(1) in _ORIGIN_METHODS or _receiver_may_load(code, match.start())
 
 
 def _may_load_all(f: Facts, p: Project) -> bool:
     if not _loads_query(f, p):
         return False
-    code = f.code
     if f.whole:
         return True  # read whole: comments and strings could mislead the bracket scans
-    fstrings = f.fstrings
-    try:
-        return any(_receiver_may_load(code, m.start(), fstrings) for m in _ALL_CALL.finditer(code)) or \
-            not _FOR.isdisjoint(f.code_words()) and \
-            any(_iterates_query_call(code, m, fstrings) for m in _METHOD_CALL.finditer(code))
-    except _Unsure:
-        return True
+    code, fstrings = f.flat
+    if _ALL_CALL.search(fstrings) or _METHOD_CALL.search(fstrings):
+        return True  # a chain inside an f-string's field: not in the flat code
+    return any(_receiver_may_load(code, m.start()) for m in _ALL_CALL.finditer(code)) or \
+        not _FOR.isdisjoint(f.code_words()) and \
+        any(_iterates_query_call(code, m) for m in _METHOD_CALL.finditer(code))
 
 
 # -- conditions on the flat code (f-strings reduced to one byte: brackets match) ------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import gc
 import hashlib
 import json
 import os
@@ -404,6 +405,19 @@ class ProjectIndex:
         """Index the Python modules ``files`` of the project rooted at ``root``. Summaries
         are read from / written to ``cache_dir`` when given; ``jobs`` processes (default:
         the CPUs) share them when many are missing."""
+        # The summaries are many small lists and dicts that hold no reference cycles: the
+        # cyclic collector would walk them again and again while the index grows.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._build(root, files, cache_dir, session_factories, engine_factories, jobs)
+        finally:
+            if collecting:
+                gc.enable()
+
+    @classmethod
+    def _build(cls, root: Path, files: Iterable[Path], cache_dir: Optional[Path], session_factories: Iterable[str],
+               engine_factories: Iterable[str], jobs: Optional[int]) -> "ProjectIndex":
         index = cls(session_factories, engine_factories)
         index.root = root
         pending: list[tuple[Path, bytes]] = []

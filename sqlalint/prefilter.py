@@ -293,6 +293,9 @@ _MODEL = (_CLASS, "known_words")  # a class defined here or a name the index kno
 
 
 _loads_query = _all_of([_ORIGIN], _MODEL, [_FOR, _ALL])
+# A Session or registry (queries.ChainReader._session): SQLAlchemy's, a project name, or
+# Flask's ``db.session``.
+_has_session = _all_of(["session_words", _SESSION_API, _words(["session"])])
 
 
 # -- SLA301: a chain that may load everything (queries.ChainReader, read from its end) ------
@@ -344,11 +347,12 @@ def _matching(code: bytes, i: int, step: int) -> int:
     return -1
 
 
-def _receiver_may_load(code: bytes, dot: int) -> bool:
+def _receiver_may_load(code: bytes, dot: int, sessions: bool) -> bool:
     """Can ``<receiver>.all()`` (its dot at ``dot``) read as a chain that loads rows? Read
-    back through neutral methods (``.order_by(...)``) to an origin; not when one of them
-    narrows, streams or is unknown, or the chain starts at a plain function's result, a
-    subscript, or an attribute other than ``.query``."""
+    back through neutral methods (``.order_by(...)``) to an origin (``.query(``,
+    ``.execute(``... only when the file may have a Session); not when one of them narrows,
+    streams or is unknown, or the chain starts at a plain function's result, a subscript, a
+    string, or an attribute other than ``.query``."""
     while True:
         end = _back_space(code, dot)
         if end == 0:
@@ -366,8 +370,8 @@ def _receiver_may_load(code: bytes, dot: int) -> bool:
             if not (dotted and code[dotted - 1] == 46):
                 return code[word:before] in _KEYWORDS  # ``return (...)``: in parentheses
             name = code[word:before]
-            if name in _ORIGIN_METHODS:
-                return True  # may be where the chain starts (its session is not known here)
+            if name in _ORIGIN_METHODS and sessions:
+                return True  # may be where the chain starts
             if name not in _NEUTRAL_METHODS:
                 return False  # narrows, streams, or a method the chain reader refuses
             dot = dotted - 1
@@ -376,17 +380,20 @@ def _receiver_may_load(code: bytes, dot: int) -> bool:
             word = _back_word(code, end)
             dotted = _back_space(code, word)
             return code[word:end] == b"query" if dotted and code[dotted - 1] == 46 else True
-        return last != 93  # ``]``: a subscript is no chain
+        return last not in b"]\"'\x01"  # a subscript or a string is no chain
 
 
-def _iterates_query_call(code: bytes, match: "re.Match[bytes]") -> bool:
+def _iterates_query_call(code: bytes, match: "re.Match[bytes]", sessions: bool) -> bool:
     """Does the call ``.method(...)`` at ``match`` end an iterable (``:``, a closing bracket,
     or a comprehension's ``if``/``for``) of a chain that may load rows? Only then can it be
     the iterable of a loop the rule reports."""
     close = _matching(code, match.end() - 1, 1)
     if close >= 0 and _ITERABLE_ENDS.match(code, close + 1) is None:
         return False
-    return match.group(1) in _ORIGIN_METHODS or _receiver_may_load(code, match.start())
+    name = match.group(1)
+    if name in _ORIGIN_METHODS and sessions:
+        return True
+    return name in _NEUTRAL_METHODS and _receiver_may_load(code, match.start(), sessions)
 
 
 def _may_load_all(f: Facts, p: Project) -> bool:
@@ -397,9 +404,10 @@ def _may_load_all(f: Facts, p: Project) -> bool:
     code, fstrings = f.flat
     if _ALL_CALL.search(fstrings) or _METHOD_CALL.search(fstrings):
         return True  # a chain inside an f-string's field: not in the flat code
-    return any(_receiver_may_load(code, m.start()) for m in _ALL_CALL.finditer(code)) or \
+    sessions = _has_session(f, p)
+    return any(_receiver_may_load(code, m.start(), sessions) for m in _ALL_CALL.finditer(code)) or \
         not _FOR.isdisjoint(f.code_words()) and \
-        any(_iterates_query_call(code, m) for m in _METHOD_CALL.finditer(code))
+        any(_iterates_query_call(code, m, sessions) for m in _METHOD_CALL.finditer(code))
 
 
 # -- conditions on the flat code (f-strings reduced to one byte: brackets match) ------------

@@ -121,7 +121,9 @@ def test_unbounded_load_needs_a_model_a_query_origin_and_a_load():
     assert _passes("SLA301", "def f(s):\n    for e in s.scalars(select(Event)):\n        pass\n",
                    prefilter.Project(known=frozenset({"Event"})))
     assert not _passes("SLA301", "class A:\n    def f(self):\n        return self.items.all()\n")
-    continued = "class A:\n    def f(self, s):\n        return s.query(A).\\\n  all()\n"
+    continued = "class A:\n    def f(self, s: Session):\n        return s.query(A).\\\n  all()\n"
+    assert not prefilter.NECESSARY["SLA301"](prefilter.facts_of(continued), prefilter.Project())  # s is unknown
+    continued = "from sqlalchemy.orm import Session\n" + continued
     assert prefilter.NECESSARY["SLA301"](prefilter.facts_of(continued), prefilter.Project())
 
 
@@ -315,4 +317,15 @@ def test_string_execute_needs_a_session_connection_or_engine():
     ("return Event.query.order_by(Event.id).custom().all()", False),  # a method the reader refuses
 ])
 def test_unbounded_load_reads_back_through_neutral_methods(body, passes):
+    # ``.query(``/``.execute(`` start a chain only on a Session (``session`` here).
     assert _passes("SLA301", f"def f(session):\n    {body}\n", _EVENT) is passes
+
+
+@pytest.mark.parametrize("body,passes", [
+    ("for row in conn.execute(query):\n        pass", False),  # no Session anywhere
+    ("return ', '.join(e.name for e in events)", False),  # str.join
+    ("return f'{x}'.join(y).all()", False),
+    ("return Event.query.order_by(Event.id).all()", True),  # Flask-SQLAlchemy: no Session needed
+])
+def test_unbounded_load_needs_a_session_for_a_session_origin(body, passes):
+    assert _passes("SLA301", f"def f(conn, events, query):\n    {body}\n    for y in z: pass\n", _EVENT) is passes

@@ -455,10 +455,11 @@ class ProjectIndex:
         """Register one round's modules; the names that make further files worth indexing."""
         from sqlalint.files import module_name
 
+        folders: dict[Path, tuple[Path, list[str]]] = {}
         for (path, _), summary in zip(wanted, summaries):
             self.files_parsed += 1
             name, is_package = module_name(path, root)
-            alias, alias_package = _package_name(path)
+            alias, alias_package = _package_name(path, folders)
             if not name and not alias:
                 continue
             # One module per file, named as the linted file's model names it (relative
@@ -932,17 +933,25 @@ def _agree(values: list[Optional[Value]]) -> Optional[Value]:
     return first if all(v.kind is first.kind for v in values) else None  # type: ignore[union-attr]
 
 
-def _package_name(path: Path) -> tuple[str, bool]:
+def _package_name(path: Path, folders: Optional[dict[Path, tuple[Path, list[str]]]] = None) -> tuple[str, bool]:
     """The dotted name from the chain of packages (folders with ``__init__.py``) holding
-    ``path``, as Python would import it with the top package's parent on sys.path."""
-    path = path.resolve()
+    ``path``, as Python would import it with the top package's parent on sys.path.
+    ``folders`` remembers each folder's resolved path and package chain (one build)."""
+    if path.is_symlink():  # the file links elsewhere: the chain of the folder it is in
+        return _package_name(path.resolve(), {})
+    folders = {} if folders is None else folders
+    if path.parent not in folders:
+        resolved = path.parent.resolve()
+        chain = []
+        folder = resolved
+        while (folder / "__init__.py").is_file():
+            chain.append(folder.name)
+            folder = folder.parent
+        chain.reverse()
+        folders[path.parent] = (resolved, chain)
+    resolved, chain = folders[path.parent]
     is_package = path.name == "__init__.py"
-    parts = [] if is_package else [path.stem]
-    folder = path.parent
-    while (folder / "__init__.py").is_file():
-        parts.append(folder.name)
-        folder = folder.parent
-    parts.reverse()
+    parts = chain if is_package else [*chain, path.stem]
     if not parts or not all(p.isidentifier() for p in parts):
         return "", is_package
     return ".".join(parts), is_package

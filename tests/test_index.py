@@ -341,3 +341,17 @@ def test_summaries_in_a_pool_give_the_same_index(name, monkeypatch, tmp_path):
     assert _facts_key(one) == _facts_key(many) == _facts_key(cached) == _facts_key(again)
     assert one.fingerprint() == many.fingerprint() == again.fingerprint()
     assert (one.files_parsed, one.files_total) == (many.files_parsed, many.files_total)
+
+
+def test_package_names_share_folder_lookups_and_follow_file_links(tmp_path):
+    from sqlalint.index import _package_name
+
+    _project(tmp_path, {"pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/sub/mod.py": "", "loose/x.py": ""})
+    (tmp_path / "pkg" / "link.py").symlink_to(tmp_path / "pkg" / "sub" / "mod.py")
+    folders = {}
+    assert _package_name(tmp_path / "pkg/sub/mod.py", folders) == ("pkg.sub.mod", False)
+    assert _package_name(tmp_path / "pkg/sub/__init__.py", folders) == ("pkg.sub", True)
+    assert _package_name(tmp_path / "pkg/link.py", folders) == ("pkg.sub.mod", False)
+    assert _package_name(tmp_path / "loose/x.py", folders) == ("x", False)
+    assert set(folders) == {tmp_path / "pkg/sub", tmp_path / "loose"}
+    assert _package_name(tmp_path / "pkg/sub/mod.py") == ("pkg.sub.mod", False)  # without a shared memo

@@ -144,6 +144,12 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
         return result
     if prefilter.enabled() and not _could_match(source, rules, settings, index):
         return result
+    size = len(source) if source.isascii() else len(source.encode("utf-8", "surrogatepass"))
+    if settings.max_file_size and size > settings.max_file_size:
+        result.diagnostics.append(parse_error(
+            path, 1, 1, f"not analysed: {size:,} bytes is over max-file-size ({settings.max_file_size:,}); "
+                        "raise it in [tool.sqlalint] to analyse this file"))
+        return result
     deep = too_deep(source)
     if deep is not None:
         result.diagnostics.append(parse_error(path, deep, 1, "too deeply nested to analyse; not analysed"))

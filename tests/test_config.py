@@ -120,6 +120,7 @@ def test_unsafe_fixes_from_config(project):
     ('unsafe-fixes = "yes"\n', "tool.sqlalint.unsafe-fixes: expected true or false"),
     ('large-table-rows = -1\n', "tool.sqlalint.large-table-rows: expected a non-negative integer"),
     ('large-table-rows = true\n', "tool.sqlalint.large-table-rows: expected a non-negative integer"),
+    ('max-file-size = "1MB"\n', "tool.sqlalint.max-file-size: expected a non-negative integer"),
     ('exclude = "build"\n', "tool.sqlalint.exclude: expected a list of strings"),
     ('session-factories = [1]\n', "tool.sqlalint.session-factories: expected a list of strings"),
     ('table-sizes = 3\n', "tool.sqlalint.table-sizes: expected a path to a JSON file"),

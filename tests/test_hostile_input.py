@@ -154,8 +154,30 @@ def test_a_large_module_that_is_parsed(tmp_path):
         parts.append(f"\n\ndef get_{len(parts)}(session, value):\n"
                      f"    return session.query(Model).filter(Model.id == value).first()\n")
     (tmp_path / "gen.py").write_text("".join(parts))
-    [report] = run([tmp_path / "gen.py"], Settings(root=tmp_path))
+    [report] = run([tmp_path / "gen.py"], Settings(root=tmp_path, max_file_size=2 * size))
     assert found(report) == [("SLA502", 1, 1)]
+
+
+def test_a_module_over_max_file_size_is_a_finding_and_the_run_goes_on(tmp_path):
+    """Over max-file-size (1 MB by default) a module that could hold a finding is reported,
+    not analysed: libcst would need gigabytes for it."""
+    body = "".join(f"\n\ndef get_{n}(session, value):\n    return session.get(Model, value)\n"
+                   for n in range(20_000))
+    (tmp_path / "big.py").write_text(HEAD + body)
+    (tmp_path / "small.py").write_text(HEAD)
+    size = (tmp_path / "big.py").stat().st_size
+    assert size > 1_000_000
+    started = time.monotonic()
+    big, small = run([tmp_path / "big.py", tmp_path / "small.py"], Settings(root=tmp_path))
+    assert time.monotonic() - started < 10
+    assert found(big) == [("SLA001", 1, 1)]
+    assert big.diagnostics[0].message == (
+        f"not analysed: {size:,} bytes is over max-file-size (1,000,000); "
+        "raise it in [tool.sqlalint] to analyse this file")
+    assert found(small) == [("SLA502", 1, 1)]
+    # A file that cannot hold a finding is skipped as before, whatever its size.
+    (tmp_path / "plain.py").write_text("x = 1\n" * 300_000)
+    assert run([tmp_path / "plain.py"], Settings(root=tmp_path))[0].diagnostics == []
 
 
 def test_a_dangling_symlink_is_reported(tmp_path):

@@ -2,8 +2,8 @@
 
 It reports what ``sqlalint check`` reports (same codes, lines, columns) for every rule, and
 leaves what flake8 owns to flake8: selection (``--select``/``--ignore``/``per-file-ignores``),
-``# noqa``, and syntax errors (E999). It never fixes. The ``[tool.sqlalint]`` keys that
-change what the analysis knows (models, factories, table sizes) are read from the nearest
+``# noqa`` (``# sqlalint: ignore[...]`` is applied here), and syntax errors (E999). It never
+fixes. The ``[tool.sqlalint]`` keys that change what the analysis knows (models, factories, table sizes) are read from the nearest
 ``pyproject.toml``, and the project index (what names defined in other modules are) is
 built as ``sqlalint check`` builds it: both once per project and process (flake8 ``-j``
 runs plugins in worker processes).
@@ -19,9 +19,10 @@ from typing import Iterator, Optional, Sequence, Tuple
 
 from sqlalint import __version__
 from sqlalint.config import Settings, find_config, find_root, settings_from_file
-from sqlalint.engine import PARSE_ERROR, lint_source
+from sqlalint.engine import lint_source
 from sqlalint.files import module_name
 from sqlalint.index import ProjectIndex, project_index
+from sqlalint.suppress import Suppressions
 
 LOG = logging.getLogger(__name__)
 
@@ -65,6 +66,9 @@ class Plugin:
         result = lint_source(source, self.filename, settings, index, module, is_package, noqa=False)
         for error in result.errors:
             LOG.warning("sqlalint: internal error in rule %s on %s: %s", error.code, error.path, error.message)
+        ignored = Suppressions(source, noqa=False)  # ``# sqlalint: ignore[...]``; flake8 does noqa
         for d in result.diagnostics:
-            if d.code != PARSE_ERROR:  # flake8's own E999
+            # flake8 only runs this on files Python parses: an SLA001 here says why sqlalint
+            # did not analyse it (libcst's limits, max-file-size), which flake8 cannot know.
+            if not ignored.suppressed(d.line, d.code):
                 yield d.line, d.column - 1, f"{d.code} {d.message}", type(self)

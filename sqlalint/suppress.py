@@ -20,13 +20,14 @@ ALL = "*"
 class Suppressions:
     """Which codes are suppressed on which line of one file."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, noqa: bool = True):
+        """``noqa=False``: only ``# sqlalint: ignore[...]`` counts (flake8 applies noqa)."""
         self.by_line: dict[int, set[str]] = {}
-        if "sqlalint:" not in source and not _ANY_NOQA.search(source):
+        if "sqlalint:" not in source and not (noqa and _ANY_NOQA.search(source)):
             return
         comments, logical = self._scan(source)
         for line, text in comments:
-            codes = self._codes(text)
+            codes = self._codes(text, noqa)
             if codes is None:
                 continue
             first, last = logical.get(line, (line, line))
@@ -34,9 +35,9 @@ class Suppressions:
                 self.by_line.setdefault(number, set()).update(codes)
 
     @staticmethod
-    def _codes(comment: str) -> Optional[set[str]]:
+    def _codes(comment: str, noqa: bool = True) -> Optional[set[str]]:
         found: set[str] = set()
-        match = _NOQA.search(comment)
+        match = _NOQA.search(comment) if noqa else None
         if match:
             found |= {c.upper() for c in _CODE.findall(match.group("codes"))} if match.group("codes") else {ALL}
         for match in _IGNORE.finditer(comment):

@@ -90,6 +90,25 @@ def test_flake8_owns_noqa(tmp_path):
     assert (code, [(f["line"], f["col"], f["code"]) for f in found]) == (1, [(8, 1, "SLA201")])
 
 
+def test_sqlalint_ignore_comments_apply_under_flake8(tmp_path):
+    (tmp_path / "app.py").write_text(CACHED.format(noqa="  # sqlalint: ignore[SLA201]"))
+    assert flake8("--select", "SLA", "--disable-noqa", "app.py", cwd=tmp_path) == (0, [])
+    (tmp_path / "app.py").write_text(CACHED.format(noqa="  # sqlalint: ignore[SLA101]"))
+    _, found = flake8("--select", "SLA", "app.py", cwd=tmp_path)
+    assert [(f["line"], f["code"]) for f in found] == [(8, "SLA201")]
+
+
+def test_a_file_sqlalint_did_not_analyse_is_reported(tmp_path):
+    # flake8 parsed it; sqlalint says why it did not look (here: over max-file-size).
+    (tmp_path / "app.py").write_text(CACHED.format(noqa=""))
+    (tmp_path / "pyproject.toml").write_text("[tool.sqlalint]\nmax-file-size = 100\n")
+    _, found = flake8("--select", "SLA", "app.py", cwd=tmp_path)
+    size = (tmp_path / "app.py").stat().st_size
+    assert [(f["line"], f["col"], f["code"], f["message"]) for f in found] == [
+        (1, 1, "SLA001", f"not analysed: {size:,} bytes is over max-file-size (100); "
+                         "raise it in [tool.sqlalint] to analyse this file")]
+
+
 def test_flake8_owns_selection(tmp_path):
     (tmp_path / "app.py").write_text(CACHED.format(noqa=""))
     # sqlalint's own ignore does not hide the finding from flake8; flake8's ignore does.

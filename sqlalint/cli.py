@@ -122,9 +122,10 @@ def check(paths: Sequence[str], fix: bool, unsafe_fixes: Optional[bool], diff: b
             _print_internal_errors(reports)
             sys.exit(EXIT_ERROR)
         changed = sum(1 for r in reports if r.diff)
+        fixes = sum(r.fixed for r in reports)
         if not quiet:
-            click.echo(f"Would fix {sum(r.fixed for r in reports)} errors in {changed} files." if changed
-                       else "No fixes available.", err=True)
+            click.echo(f"Would fix {fixes} error{'s' * (fixes != 1)} in {changed} file{'s' * (changed != 1)}."
+                       if changed else "No fixes available.", err=True)
         sys.exit(EXIT_FINDINGS if changed and not exit_zero else EXIT_CLEAN)
     _finish(reports, settings, output_format, unsafe, statistics, quiet, exit_zero)
 

@@ -81,7 +81,7 @@ def test_diff_shows_the_change_and_writes_nothing(seed):
     assert out == ("--- a/app.py\n+++ b/app.py\n@@ -17,7 +17,7 @@\n     return sessionfactory\n \n \n"
                    "-@functools.lru_cache(maxsize=None)  # expect: SLA201\n+# expect: SLA201\n"
                    " def get_session() -> Session:\n     return _get_sessionmaker()()\n \n")
-    assert "Would fix 1 errors in 1 files." in err
+    assert "Would fix 1 error in 1 file." in err
     assert seed.read_bytes() == before
 
 

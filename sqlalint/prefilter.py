@@ -491,16 +491,30 @@ def _args_reach(f: Facts, sinks: "re.Pattern[bytes]", direct: "re.Pattern[bytes]
     return any(_assigned(flat, name, assigned) or _assigned(fstrings, name, assigned) for name in names)
 
 
+# The receiver of an execute must be a Session, Connection, Engine or registry
+# (sqltext.RECEIVER_KINDS): each comes from SQLAlchemy's API, a project name, or Flask's
+# ``db.session``/``db.engine`` (alembic's ``op.execute`` is none of them).
+_RECEIVER = ["session_words", _SESSION_API, _ENGINE_API, _words(["session", "engine"])]
+_has_receiver = _all_of(_RECEIVER)
+
 # SLA401 (sqltext.built_string, execution, is_text_call, local_value): a string built from
-# values (an f-string, a literal beside ``%``/``+``/``.format``) given to ``.execute(``,
-# ``.exec_driver_sql(`` or ``text(`` (or a name ``text`` is imported as), or a name given
-# to one and assigned such a string.
+# values (an f-string, a literal beside ``%``/``+``/``.format``) given to ``text(`` (or a
+# name ``text`` is imported as) or, when the file may have a receiver, to ``.execute(`` or
+# ``.exec_driver_sql(``; or a name given to one and assigned such a string.
 _BUILT_TEXT = rb"\x01|[\"'][\s\\)]*(?:%|\+|\.[\s\\]*format(?![\w]))|\+[\s\\(]*(?:[rRbBuU]{1,2})?[\"'\x01]"
 _BUILT_FLAT = re.compile(_BUILT_TEXT)
 _HOLDS_BUILT = re.compile(rb".*?(?:" + _BUILT_TEXT + rb")", re.S)
 _TEXT_ALIAS = re.compile(rb"(?<![\w])text" + _SEP + rb"as" + _SEP + rb"(" + _NAME + rb")")
-_SQL_SINK = rb"\." + _SEP + rb"(?:execute|exec_driver_sql)" + _SEP + rb"\(|(?<![\w\x80-\xff])(?:text"
-_SQL_SINKS = re.compile(_SQL_SINK + rb")" + _SEP + rb"\(")
+_EXECUTE_SINK = rb"\." + _SEP + rb"(?:execute|exec_driver_sql)" + _SEP + rb"\(|"
+_TEXT_SINK = rb"(?<![\w\x80-\xff])(?:text"
+
+
+def _sql_sinks(aliases: Sequence[bytes], receivers: bool) -> "re.Pattern[bytes]":
+    return re.compile((_EXECUTE_SINK if receivers else b"") + _TEXT_SINK
+                      + b"".join(b"|" + re.escape(a) for a in aliases) + rb")" + _SEP + rb"\(")
+
+
+_SQL_SINKS = {True: _sql_sinks((), True), False: _sql_sinks((), False)}
 _executes_or_text = _all_of([_TEXT, (_EXECUTE_ANY, _called_attr(*sorted(EXECUTE_METHODS)))], [(None, _BUILT)])
 
 
@@ -510,8 +524,8 @@ def _sql_from_strings(f: Facts, p: Project) -> bool:
     if f.whole:
         return True
     aliases = _TEXT_ALIAS.findall(f.code)
-    sinks = _SQL_SINKS if not aliases else re.compile(
-        _SQL_SINK + b"".join(b"|" + re.escape(a) for a in aliases) + rb")" + _SEP + rb"\(")
+    receivers = _has_receiver(f, p)
+    sinks = _sql_sinks(aliases, receivers) if aliases else _SQL_SINKS[receivers]
     return _args_reach(f, sinks, _BUILT_FLAT, _HOLDS_BUILT)
 
 
@@ -556,9 +570,6 @@ _FORK_MODULES = _words(["multiprocessing", "billiard", "concurrent", "os"])
 _PLAIN_START = rb"[\s\\(]*[rRbBuU]{0,2}[\"']"
 _STRING_STATEMENT = re.compile(rb"^" + _PLAIN_START + rb"|(?:^|,)" + _SEP + rb"statement" + _SEP + rb"=" + _PLAIN_START)
 _EXECUTE_SINKS = re.compile(rb"\." + _SEP + rb"execute" + _SEP + rb"\(")
-# The receiver must be a Session, Connection, Engine or registry (sqltext.RECEIVER_KINDS):
-# each comes from SQLAlchemy's API, a project name, or Flask's ``db.session``/``db.engine``.
-_RECEIVER = ["session_words", _SESSION_API, _ENGINE_API, _words(["session", "engine"])]
 _executes = _all_of([(_words(["execute"]), _called_attr("execute"))], _RECEIVER)
 
 

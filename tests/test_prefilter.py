@@ -157,7 +157,7 @@ def test_len_of_all_needs_len_all_and_a_query_origin():
     "q = ('SELECT * FROM t WHERE id = ') \\\n  + str(i)\nconn.exec_driver_sql(q)\n",
 ])
 def test_sql_from_strings_passes_built_strings(source):
-    assert _passes("SLA401", source)
+    assert _passes("SLA401", _CONNECTION + source)
 
 
 @pytest.mark.parametrize("source", [
@@ -248,7 +248,14 @@ def test_string_execute_through_a_name_needs_a_string_assigned():
     ("sql = 'SELECT 1'\nlabel = f'{sql}'\nconn.execute(sql)\n", False),
 ])
 def test_sql_from_strings_needs_a_built_string_reaching_text_or_execute(source, passes):
-    assert _passes("SLA401", source) is passes
+    assert _passes("SLA401", _CONNECTION + source) is passes
+
+
+def test_sql_from_strings_through_execute_needs_a_receiver():
+    # alembic's ``op.execute(f"...")`` in a migration: no Session, Connection or Engine.
+    assert not _passes("SLA401", "from alembic import op\nop.execute(f'UPDATE t SET x = {y}')\n")
+    assert _passes("SLA401", "import sqlalchemy as sa\nfrom alembic import op\nop.execute(sa.text(f'{y}'))\n")
+    assert _passes("SLA401", "db.session.execute(f'UPDATE t SET x = {y}')\n")
 
 
 @pytest.mark.parametrize("source,passes", [

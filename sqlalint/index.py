@@ -11,6 +11,10 @@ A file that does ``from app.db import SessionLocal`` cannot tell on its own what
 2. Which files. Only files whose bytes name SQLAlchemy, SQLModel or Flask-SQLAlchemy are
    summarised first; then files that mention a name already found to be a fact (a
    re-export, a ``get_db`` built on an imported factory), until nothing new turns up.
+   Many summaries missing from the cache are computed by a pool of forked processes.
+   A round keeps the answers of the previous ones that its new modules cannot change
+   (those that read no module name the round rebinds, and were not cut short by a cycle
+   guard, whose answers depend on the order of evaluation).
 3. Resolution. ``lookup("app.db.SessionLocal")`` evaluates the summary lazily, following
    imports and re-exports across modules (memoised, with a guard against import cycles),
    and mirrors what :mod:`sqlalint.infer` gives for the same code in one file: same Kind,
@@ -455,7 +459,7 @@ class ProjectIndex:
         """Register one round's modules; the names that make further files worth indexing."""
         from sqlalint.files import module_name
 
-        folders: dict[Path, tuple[Path, list[str]]] = {}
+        folders: dict[Path, list[str]] = {}
         for (path, _), summary in zip(wanted, summaries):
             self.files_parsed += 1
             name, is_package = module_name(path, root)
@@ -933,23 +937,22 @@ def _agree(values: list[Optional[Value]]) -> Optional[Value]:
     return first if all(v.kind is first.kind for v in values) else None  # type: ignore[union-attr]
 
 
-def _package_name(path: Path, folders: Optional[dict[Path, tuple[Path, list[str]]]] = None) -> tuple[str, bool]:
+def _package_name(path: Path, folders: Optional[dict[Path, list[str]]] = None) -> tuple[str, bool]:
     """The dotted name from the chain of packages (folders with ``__init__.py``) holding
     ``path``, as Python would import it with the top package's parent on sys.path.
-    ``folders`` remembers each folder's resolved path and package chain (one build)."""
+    ``folders`` remembers each folder's package chain (within one build round)."""
     if path.is_symlink():  # the file links elsewhere: the chain of the folder it is in
         return _package_name(path.resolve(), {})
     folders = {} if folders is None else folders
-    if path.parent not in folders:
-        resolved = path.parent.resolve()
+    chain = folders.get(path.parent)
+    if chain is None:
         chain = []
-        folder = resolved
+        folder = path.parent.resolve()
         while (folder / "__init__.py").is_file():
             chain.append(folder.name)
             folder = folder.parent
         chain.reverse()
-        folders[path.parent] = (resolved, chain)
-    resolved, chain = folders[path.parent]
+        folders[path.parent] = chain
     is_package = path.name == "__init__.py"
     parts = chain if is_package else [*chain, path.stem]
     if not parts or not all(p.isidentifier() for p in parts):

@@ -63,7 +63,7 @@ _AFTER_F_PREFIX = rb"(?:(?<=(?<![\w])[fFtT])|(?<=(?<![\w])[fFtT][rR])|(?<=(?<![\
 # at ``#``, ``"`` or ``'``: the leading lookahead lets the regex engine skip other bytes.
 # An f-string in the code (where each is kept whole and every other quote is a reduced
 # plain string): captured, for re.split.
-_FSTRING = re.compile(rb"((?<![\w])(?:[fFtT][rR]?|[rR][fFtT])" + _F_BODY + rb")", re.S)
+_FSTRING = re.compile(rb"(?=[fFtTrR])((?<![\w])(?:[fFtT][rR]?|[rR][fFtT])" + _F_BODY + rb")", re.S)
 _TOKENS = re.compile(rb"(?=[#\"'])(?:(" + _AFTER_F_PREFIX + _F_BODY + rb")|(" + _AFTER_F_PREFIX + rb".)"
                      + rb"|#[^\r\n]*|" + _PLAIN + rb")", re.S)
 
@@ -190,14 +190,14 @@ def _called_attr(*names: str) -> _Shape:
 # ``%``, ``+`` or ``.format``.
 _BUILT = _Shape(lambda w: rb"(?=[\"'])" + _AFTER_F_PREFIX + rb"|[\"'](?:" + w + rb"\))*" + w
                 + rb"(?:%|\+|\." + w + rb"format(?![\w]))|\+(?:" + w + rb"\()*" + w + rb"(?:[rRbBuU]{1,2})?[\"']")
-_LEGACY_MODULE = _Shape(lambda w: rb"(?<![\w.])sqlalchemy" + w + rb"\." + w + rb"ext(?![\w])")
+_LEGACY_MODULE = _Shape(lambda w: rb"sqlalchemy(?<![\w.]sqlalchemy)" + w + rb"\." + w + rb"ext(?![\w])")
 _DECLARATIVE = _words(["declarative"])
 
 
 # An import from SQLAlchemy (or, in its own source, a relative one): the names it imports.
-_API_IMPORT = re.compile(rb"(?<![\w.])from[\s\\]+(?:sqlalchemy|sqlmodel|\.)[\w.\s\\]*?import(?![\w])[\s\\]*"
+_API_IMPORT = re.compile(rb"from(?<![\w.]from)[\s\\]+(?:sqlalchemy|sqlmodel|\.)[\w.\s\\]*?import(?![\w])[\s\\]*"
                          rb"(\([^)]*\)|(?:\\\r?\n|[^\n;])*)")
-_RELATIVE_IMPORT = re.compile(rb"(?<![\w.])from[\s\\]+\.")
+_RELATIVE_IMPORT = re.compile(rb"from(?<![\w.]from)[\s\\]+\.")
 
 
 class _Api:
@@ -288,7 +288,7 @@ def _all_of(*groups: Sequence[Alternative]) -> Callable[[Facts, "Project"], bool
 
 
 _ALL = (_words(["all"]), _called_attr("all"))
-_LEN = (_words(["len"]), _Shape(lambda w: rb"(?<![\w.])len" + w + rb"\("))
+_LEN = (_words(["len"]), _Shape(lambda w: rb"len(?<![\w.]len)" + w + rb"\("))
 _MODEL = (_CLASS, "known_words")  # a class defined here or a name the index knows
 
 
@@ -413,6 +413,13 @@ def _may_load_all(f: Facts, p: Project) -> bool:
 # -- conditions on the flat code (f-strings reduced to one byte: brackets match) ------------
 
 _NAME = rb"[A-Za-z_\x80-\xff][\w\x80-\xff]*"
+
+
+def _bare(name: bytes, before: bytes) -> bytes:
+    """``name`` not preceded by a byte of the class ``before``. (The lookbehind comes after
+    the literal: a pattern that starts with a literal is searched for much faster.)"""
+    escaped = re.escape(name)
+    return escaped + rb"(?<!" + before + escaped + rb")"
 _SEP = rb"[\s\\]*"
 _BRACKET_OR_LINE = re.compile(rb"[()\[\]{}\n;]")
 _CONTINUED = re.compile(rb"\\\r?\Z")
@@ -466,7 +473,7 @@ def _args_of(flat: bytes, sinks: "re.Pattern[bytes]") -> Optional[list]:
 
 def _assigned(flat: bytes, name: bytes, value: "re.Pattern[bytes]") -> bool:
     """Is ``name`` assigned (``=``, ``:=``) something that ``value`` matches the start of?"""
-    target = re.compile(rb"(?<![\w.\x80-\xff])" + re.escape(name) + _SEP + rb":?=(?!=)")
+    target = re.compile(_bare(name, rb"[\w.\x80-\xff]") + _SEP + rb":?=(?!=)")
     for m in target.finditer(flat):
         if value.match(flat, m.end(), _statement_end(flat, m.end())) is not None:
             return True
@@ -504,14 +511,13 @@ _has_receiver = _all_of(_RECEIVER)
 _BUILT_TEXT = rb"\x01|[\"'][\s\\)]*(?:%|\+|\.[\s\\]*format(?![\w]))|\+[\s\\(]*(?:[rRbBuU]{1,2})?[\"'\x01]"
 _BUILT_FLAT = re.compile(_BUILT_TEXT)
 _HOLDS_BUILT = re.compile(rb".*?(?:" + _BUILT_TEXT + rb")", re.S)
-_TEXT_ALIAS = re.compile(rb"(?<![\w])text" + _SEP + rb"as" + _SEP + rb"(" + _NAME + rb")")
+_TEXT_ALIAS = re.compile(rb"text(?<![\w]text)" + _SEP + rb"as" + _SEP + rb"(" + _NAME + rb")")
 _EXECUTE_SINK = rb"\." + _SEP + rb"(?:execute|exec_driver_sql)" + _SEP + rb"\(|"
-_TEXT_SINK = rb"(?<![\w\x80-\xff])(?:text"
 
 
 def _sql_sinks(aliases: Sequence[bytes], receivers: bool) -> "re.Pattern[bytes]":
-    return re.compile((_EXECUTE_SINK if receivers else b"") + _TEXT_SINK
-                      + b"".join(b"|" + re.escape(a) for a in aliases) + rb")" + _SEP + rb"\(")
+    names = b"|".join(_bare(a, rb"[\w\x80-\xff]") for a in (b"text", *aliases))
+    return re.compile((_EXECUTE_SINK if receivers else b"") + rb"(?:" + names + rb")" + _SEP + rb"\(")
 
 
 _SQL_SINKS = {True: _sql_sinks((), True), False: _sql_sinks((), False)}
@@ -530,7 +536,7 @@ def _sql_from_strings(f: Facts, p: Project) -> bool:
 
 
 # SLA302 (queries.len_call_of): ``.all()`` as the whole argument of a ``len(...)`` call.
-_LEN_SINKS = re.compile(rb"(?<![\w.\x80-\xff])len" + _SEP + rb"\(")
+_LEN_SINKS = re.compile(_bare(b"len", rb"[\w.\x80-\xff]") + _SEP + rb"\(")
 _ALL_WHOLE = re.compile(rb"\." + _SEP + rb"all" + _SEP + rb"\(" + _SEP + rb"\)[\s\\)]*,?" + _SEP + rb"$")
 _NOTHING = re.compile(rb"(?!)")
 _loads_len = _all_of([_ORIGIN], [_LEN], [_ALL])
@@ -544,7 +550,7 @@ def _len_of_all(f: Facts, p: Project) -> bool:
 
 # SLA201: a functools cache decorator (``cache``/``lru_cache``, or a name one is imported
 # as), and a Session source (a SQLAlchemy/project name, or Flask's ``.session``).
-_CACHE_ALIAS = re.compile(rb"(?<![\w])(?:lru_cache|cache)" + _SEP + rb"as" + _SEP + rb"(" + _NAME + rb")")
+_CACHE_ALIAS = re.compile(rb"cache(?:(?<![\w]cache)|(?<=(?<![\w])lru_cache))" + _SEP + rb"as" + _SEP + rb"(" + _NAME + rb")")
 _DECORATOR = re.compile(rb"@[\s\\(]*(?:" + _NAME + rb"[\s\\)]*\." + _SEP + rb")*(" + _NAME + rb")")
 _SESSION_WORD = _words(["session"])
 _caches = _all_of([_CACHE], ["session_words", _SESSION_API, _SESSION_WORD])

@@ -114,16 +114,37 @@ def _walk_scope(nodes: Iterable[ast.AST], expressions: bool = True) -> Iterator[
     ``expressions=False`` skips inside expressions: only a ``yield`` or ``:=`` found there
     matters, and a module whose bytes hold neither has none."""
     stack = list(nodes)
-    node_class, expr_class = ast.AST, ast.expr
+    if not expressions:
+        yield from _walk_statements(stack)
+        return
+    node_class = ast.AST
     while stack:
         node = stack.pop()
         yield node
         for field in node._fields:
             value = getattr(node, field, None)
             for child in value if value.__class__ is list else (value,):
-                if isinstance(child, node_class) and child.__class__ not in _SCOPE_CLASSES \
-                        and (expressions or not isinstance(child, expr_class)):
+                if isinstance(child, node_class) and child.__class__ not in _SCOPE_CLASSES:
                     stack.append(child)
+
+
+# The fields that hold statements (or except handlers, match cases, which hold statements),
+# in the order they come in every node's ``_fields``.
+_STATEMENT_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
+
+
+def _walk_statements(stack: list) -> Iterator[ast.AST]:
+    """_walk_scope(expressions=False) without visiting what holds no statement (targets,
+    aliases, with items, patterns): the statements and handlers come in the same order."""
+    while stack:
+        node = stack.pop()
+        yield node
+        for field in _STATEMENT_FIELDS:
+            value = getattr(node, field, None)
+            if value.__class__ is list:
+                for child in value:
+                    if child.__class__ not in _SCOPE_CLASSES:
+                        stack.append(child)
 
 
 def _target_names(target: ast.AST) -> Iterator[str]:
@@ -134,6 +155,13 @@ def _target_names(target: ast.AST) -> Iterator[str]:
             yield from _target_names(element)
     elif isinstance(target, ast.Starred):
         yield from _target_names(target.value)
+
+
+# The nodes _function reads (the parser makes no subclasses of these): the rest is skipped.
+_FUNCTION_ITEMS = frozenset({
+    ast.Return, ast.Yield, ast.YieldFrom, ast.Assign, ast.AnnAssign, ast.NamedExpr, ast.With, ast.AsyncWith,
+    ast.Import, ast.ImportFrom, ast.AugAssign, ast.For, ast.AsyncFor, ast.ExceptHandler, ast.FunctionDef,
+    ast.AsyncFunctionDef, ast.ClassDef, ast.Global})
 
 
 def _function(node: ast.AST, expressions: bool = True) -> dict:
@@ -150,6 +178,8 @@ def _function(node: ast.AST, expressions: bool = True) -> dict:
             bind(arg.arg, ["p", _annotation(arg.annotation)])
     returns, yields, has_yield = [], [], False
     for item in _walk_scope(node.body, expressions):
+        if item.__class__ not in _FUNCTION_ITEMS:
+            continue
         if isinstance(item, ast.Return) and item.value is not None:
             returns.append(_expr(item.value))
         elif isinstance(item, (ast.Yield, ast.YieldFrom)):

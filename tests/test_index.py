@@ -355,3 +355,38 @@ def test_package_names_share_folder_lookups_and_follow_file_links(tmp_path):
     assert _package_name(tmp_path / "loose/x.py", folders) == ("x", False)
     assert set(folders) == {tmp_path / "pkg/sub", tmp_path / "loose"}
     assert _package_name(tmp_path / "pkg/sub/mod.py") == ("pkg.sub.mod", False)  # without a shared memo
+
+
+def test_statement_walk_meets_the_statements_of_a_full_walk_in_order():
+    import ast
+
+    from sqlalint.index import _walk_scope
+
+    source = '''
+def f(x):
+    for a, b in x:
+        with open(a) as fh, g() as (c, d):
+            try:
+                y = 1
+            except E as e:
+                z: int = 2
+            else:
+                import os
+            finally:
+                global q
+    else:
+        match x:
+            case [1, w]:
+                return w
+            case _ if x:
+                def inner(): return 1
+    while x:
+        class K: pass
+        x -= 1
+    return lambda: (yield)
+'''
+    body = ast.parse(source).body[0].body
+    kinds = (ast.stmt, ast.excepthandler, ast.match_case)
+    full = [node for node in _walk_scope(body, True) if isinstance(node, kinds)]
+    fast = list(_walk_scope(body, False))
+    assert fast == full and len(fast) == 15  # nested def and class: scopes of their own

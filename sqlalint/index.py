@@ -483,7 +483,7 @@ class ProjectIndex:
                 rest = [item for item in rest if id(item) not in hit]
         return index
 
-    def _add_round(self, root: Path, wanted: list[tuple[Path, bytes]], summaries: list[dict],
+    def _add_round(self, root: Path, wanted: list[tuple[Path, bytes]], summaries: Iterable[dict],
                    primary: dict[str, list], secondary: dict[str, list], configured: set[str],
                    seen_names: set[str]) -> set[str]:
         """Register one round's modules; the names that make further files worth indexing."""
@@ -1019,26 +1019,29 @@ class _Summarizer:
             self._pool.shutdown()
             self._pool = None
 
-    def summaries(self, datas: list[bytes]) -> list[dict]:
+    def summaries(self, datas: list[bytes]) -> Iterator[dict]:
+        """The summary of each of ``datas``, in order, as soon as it is ready (the caller
+        registers modules while the pool still works)."""
         files = [_cache_file(data, self.cache_dir) for data in datas]
         found = [_read_summary(file) for file in files]
-        missing = [i for i, summary in enumerate(found) if summary is None]
-        for i, summary in zip(missing, self._compute([datas[i] for i in missing])):
-            found[i] = summary
-            _write_summary(files[i], summary)
-        return found  # type: ignore[return-value]
+        computed = self._compute([data for data, summary in zip(datas, found) if summary is None])
+        for file, summary in zip(files, found):
+            if summary is None:
+                summary = next(computed)
+                _write_summary(file, summary)
+            yield summary
 
-    def _compute(self, datas: list[bytes]) -> list[dict]:
+    def _compute(self, datas: list[bytes]) -> Iterator[dict]:
         import multiprocessing
 
         if self.jobs < 2 or len(datas) < POOL_MIN_SUMMARIES or "fork" not in multiprocessing.get_all_start_methods():
-            return [summarize(data) for data in datas]
+            return (summarize(data) for data in datas)
         if self._pool is None:
             from concurrent.futures import ProcessPoolExecutor
 
             self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"))
         chunk = max(1, min(32, len(datas) // (self.jobs * 4)))
-        return list(self._pool.map(summarize, datas, chunksize=chunk))
+        return self._pool.map(summarize, datas, chunksize=chunk)
 
 
 def _cache_file(data: bytes, cache_dir: Optional[Path]) -> Optional[Path]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import libcst as cst
 
-from sqlalint import prefilter
+from sqlalint import prefilter, sqla
 from sqlalint.config import Settings
 from sqlalint.context import Context
 from sqlalint.diagnostics import (  # noqa: F401 (re-exported: sqlalint.engine.Diagnostic...)
@@ -109,17 +109,12 @@ def selected_rules(settings: Settings, path: str) -> list[Rule]:
     return [r for r in ALL_RULES if r.code in codes]
 
 
-# Every rule is about names that resolve to these packages or to project-defined names.
-ANCHORS = (b"sqlalchemy", b"sqlmodel", b"flask_sqlalchemy")
-
-
 def worth_parsing(text: str | bytes, rules: Sequence[Rule], extra: Sequence[str] = ()) -> bool:
     """Can any rule match? A byte search, 1000x cheaper than a parse: the file must name
     SQLAlchemy (or a project-defined engine, factory or model: ``extra``) and hold one of
     the triggers of a selected rule."""
     data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
-    anchored = any(a in data for a in ANCHORS) or any(n.encode() in data for n in extra)
-    return anchored and any(t in data for r in rules for t in r.triggers)
+    return sqla.names_sqlalchemy(data, extra) and any(t in data for r in rules for t in r.triggers)
 
 
 def _could_match(source: str, rules: Sequence[Rule], settings: Settings,

@@ -37,11 +37,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
 from sqlalint import sqla
-from sqlalint.infer import Kind, Value, configured_or_api_value, constructed_kind
+from sqlalint.values import Kind, Value, configured_or_api_value, constructed_kind
 
 SUMMARY_VERSION = "2"
 MAX_CHAIN = 40  # re-export hops followed before giving up (silence)
-ANCHORS = (b"sqlalchemy", b"sqlmodel", b"flask_sqlalchemy")
 CACHE_SUBDIR = "index"
 _COMPOUND = (ast.If, ast.Try, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith)
 if hasattr(ast, "TryStar"):
@@ -464,7 +463,7 @@ class ProjectIndex:
                 continue
         index.files_total = len(pending)
         configured = {q.rpartition(".")[2] for q in (*index.session_factories, *index.engine_factories)}
-        wanted = [item for item in pending if any(a in item[1] for a in ANCHORS)
+        wanted = [item for item in pending if sqla.names_sqlalchemy(item[1])
                   or any(n.encode() in item[1] for n in configured)]
         wanted_ids = {id(item) for item in wanted}
         rest = [item for item in pending if id(item) not in wanted_ids]

@@ -165,6 +165,7 @@ QUERY_ORIGINS = frozenset({"query", "execute", "scalars", "exec", "scalar"})
 _CACHE = _words(CACHE_NAMES)
 _ORIGIN = _words(QUERY_ORIGINS)
 _FOR = _words(["for"])
+_FUNCTION = _words(["def", "lambda"])
 _CLASS = _words(["class"])
 _TEXT = _words(["text"])
 _EXECUTE_ANY = _words(EXECUTE_METHODS)
@@ -587,7 +588,8 @@ def _executes_string(f: Facts, p: Project) -> bool:
 
 # Necessary conditions by rule code: False means the rule cannot report on the file.
 NECESSARY: dict[str, Callable[[Facts, Project], bool]] = {
-    "SLA101": _all_of(["engine_words", _ENGINE_API]),
+    # An engine made per call is made in a function: module-level engines are the fix.
+    "SLA101": _all_of(["engine_words", _ENGINE_API], [_FUNCTION]),
     "SLA102": _all_of([_FORKING], [_FORK_MODULES], ["engine_words", _ENGINE_API, _SESSION_API]),
     "SLA201": _cached_session,
     "SLA202": _all_of(["session_words", _SESSION_API]),

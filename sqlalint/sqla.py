@@ -5,6 +5,18 @@ constructor?" and never compares spellings itself.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
+# Every rule is about names that resolve to these packages or to project-defined names.
+ANCHORS = (b"sqlalchemy", b"sqlmodel", b"flask_sqlalchemy")
+
+
+def names_sqlalchemy(data: bytes, extra: Sequence[str] = ()) -> bool:
+    """Do these bytes name SQLAlchemy, SQLModel, Flask-SQLAlchemy, or one of ``extra`` (the
+    project's own engines, factories and models)? Without it no rule can match; checked
+    before anything heavy is imported."""
+    return any(a in data for a in ANCHORS) or any(n.encode() in data for n in extra)
+
 ENGINE_CONSTRUCTORS = frozenset({
     "sqlalchemy.create_engine",
     "sqlalchemy.engine.create_engine",

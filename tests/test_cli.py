@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -318,3 +320,15 @@ def test_git_discovery_excludes_and_skips_folders_and_deleted_files(tmp_path):
     code, out, _ = run_cli("check", "--no-cache", "--output-format", "json", ".", cwd=tmp_path)
     assert code == 1
     assert sorted(d["filename"] for d in json.loads(out)) == ["app/a.py", "vendor.py/d.py"]
+
+
+def test_files_that_never_name_sqlalchemy_are_skipped_without_importing_libcst(tmp_path):
+    # A pre-commit run over a commit of plain files: nothing heavy is imported.
+    (tmp_path / "plain.py").write_text("import json\n\nprint(json.dumps({}))\n")
+    code = ("import sys; from sqlalint.cli import main; code = main(sys.argv[1:]); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'libcst' "
+            "or m in ('sqlalint.rules', 'sqlalint.engine'))); sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", code, "check", "--isolated", "--no-cache", "plain.py"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["All checks passed!", "[]"]

@@ -99,6 +99,12 @@ def test_sqlalchemy_names_count_only_beside_an_import_of_sqlalchemy():
     assert not _passes("SLA101", "from app.pools import create_engine\ne = create_engine()\n")
 
 
+def test_engines_are_made_per_call_only_in_functions():
+    assert not _passes("SLA101", "from sqlalchemy import create_engine\n\nengine = create_engine('sqlite://')\n")
+    assert _passes("SLA101", "from sqlalchemy import create_engine\n\ndef get():\n    return create_engine(u)\n")
+    assert _passes("SLA101", "from sqlalchemy import create_engine\n\nget = lambda: create_engine(u)\n")
+
+
 @pytest.mark.parametrize("source,passes", [
     ("from sqlalchemy.orm import (\n    joinedload,\n    Session as S,\n)\n", True),
     ("from sqlalchemy.orm import joinedload, \\\n    Session\n", True),

@@ -297,8 +297,9 @@ class LazyIndex:
     else is delegated to the built :class:`~sqlalint.index.ProjectIndex`."""
 
     def __init__(self, settings: Any, files: Callable[[], Sequence[Path]], folder: Optional[Path] = None,
-                 hashes: Optional[ContentHashes] = None):
+                 hashes: Optional[ContentHashes] = None, jobs: Optional[int] = None):
         self._settings = settings
+        self._jobs = jobs
         self._discover = files
         self._listed: Optional[Sequence[Path]] = None
         self._folder = Path(folder) if folder is not None else None
@@ -339,7 +340,8 @@ class LazyIndex:
             self._index = ProjectIndex.build(
                 Path(settings.root), self._files(),
                 cache_dir=self._folder / CACHE_SUBDIR if self._folder is not None else None,
-                session_factories=settings.session_factories, engine_factories=settings.engine_factories)
+                session_factories=settings.session_factories, engine_factories=settings.engine_factories,
+                jobs=self._jobs)
             if self._folder is not None:
                 self._state = {"key": self._key, "fingerprint": self._index.fingerprint(),
                                "triggers": list(self._index.trigger_names())}

@@ -88,7 +88,7 @@ def check(paths: Sequence[str], fix: bool, unsafe_fixes: Optional[bool], diff: b
         found = discover(paths, settings)
     shared = found
     index = LazyIndex(settings, lambda: shared.files if shared is not None else discover(
-        [str(settings.root)], settings).files, folder, hashes)
+        [str(settings.root)], settings).files, folder, hashes, jobs)
 
     if paths == ("-",):
         raw = sys.stdin.buffer.read()

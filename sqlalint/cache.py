@@ -356,7 +356,11 @@ class LazyIndex:
         return self._state["fingerprint"] if self._state is not None else self.resolve().fingerprint()
 
     def trigger_names(self) -> tuple[str, ...]:
-        return tuple(self._state["triggers"]) if self._state is not None else self.resolve().trigger_names()
+        if self._state is None:
+            return self.resolve().trigger_names()
+        if not isinstance(self._state["triggers"], tuple):  # asked once per linted file: convert once
+            self._state["triggers"] = tuple(self._state["triggers"])
+        return self._state["triggers"]
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):  # not set yet (unpickling): never build for these

@@ -427,6 +427,7 @@ class ProjectIndex:
         self._frames: list[list] = []  # [answer, tainted] being computed, innermost last
         self._removed: Optional[dict[str, list[tuple[str, int]]]] = None
         self._facts: Optional[list] = None
+        self._triggers: Optional[tuple[str, ...]] = None  # asked once per linted file
         self._fingerprint: Optional[str] = None
         self._contextmanagers: set[tuple[str, int]] = set()  # (path, line) of @contextmanager defs
 
@@ -534,6 +535,7 @@ class ProjectIndex:
         self._forget_changed(changed)
         self._removed = None
         self._facts = None
+        self._triggers = None
         self._fingerprint = None
 
     def _forget_changed(self, changed: set[str]) -> None:
@@ -615,9 +617,11 @@ class ProjectIndex:
     def trigger_names(self) -> tuple[str, ...]:
         """Names of project-defined engines, factories and models: a file that mentions one
         is worth parsing even if it never names SQLAlchemy."""
-        names = {qualified.rpartition(".")[2] for qualified, *_ in self.facts()}
-        names |= {q.rpartition(".")[2] for q in (*self.session_factories, *self.engine_factories)}
-        return tuple(sorted(names))
+        if self._triggers is None:
+            names = {qualified.rpartition(".")[2] for qualified, *_ in self.facts()}
+            names |= {q.rpartition(".")[2] for q in (*self.session_factories, *self.engine_factories)}
+            self._triggers = tuple(sorted(names))
+        return self._triggers
 
     def registry_removed(self, qualified: str) -> bool:
         """Does any module of the project call ``.remove()`` on the scoped_session registry

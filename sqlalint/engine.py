@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import libcst as cst
 
-from sqlalint import prefilter, sqla
+from sqlalint import prefilter
 from sqlalint.config import Settings
 from sqlalint.context import Context
 from sqlalint.diagnostics import (  # noqa: F401 (re-exported: sqlalint.engine.Diagnostic...)
@@ -110,11 +110,8 @@ def selected_rules(settings: Settings, path: str) -> list[Rule]:
 
 
 def worth_parsing(text: str | bytes, rules: Sequence[Rule], extra: Sequence[str] = ()) -> bool:
-    """Can any rule match? A byte search, 1000x cheaper than a parse: the file must name
-    SQLAlchemy (or a project-defined engine, factory or model: ``extra``) and hold one of
-    the triggers of a selected rule."""
-    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
-    return sqla.names_sqlalchemy(data, extra) and any(t in data for r in rules for t in r.triggers)
+    """:func:`sqlalint.prefilter.worth_parsing`."""
+    return prefilter.worth_parsing(text, rules, extra)
 
 
 def _could_match(source: str, rules: Sequence[Rule], settings: Settings,

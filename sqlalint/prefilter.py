@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from sqlalint import sqla
-from sqlalint.queries import NEUTRAL, SESSION_STATEMENT_METHODS
+from sqlalint.sqla import NEUTRAL, SESSION_STATEMENT_METHODS
 
 # -- code text: comments and plain strings out, in one regex scan -------------------------
 
@@ -633,19 +633,54 @@ def project_names(settings: Any, index: Any) -> Project:
     return _PROJECT_MEMO[key]
 
 
+# Each rule runs only on a file whose bytes hold one of its triggers (``Rule.triggers``).
+# Kept here, with the conditions, so that skipping a file imports neither a rule nor libcst.
+TRIGGERS: dict[str, tuple[bytes, ...]] = {
+    "SLA101": (b"engine",),
+    "SLA102": (b"fork", b"Pool", b"Process"),
+    "SLA201": (b"cache",),
+    "SLA202": (b"Session", b"session", b"sessionmaker"),
+    "SLA203": (b"Thread", b"Timer", b"Executor", b"executor", b"Pool", b"run_in_executor", b"to_thread",
+               b"add_done_callback"),
+    "SLA204": (b"Session", b"session"),
+    "SLA205": (b"scoped_session",),
+    "SLA206": (b"sessionmaker", b"scoped_session"),
+    "SLA301": (b".all(", b"for "),
+    "SLA302": (b"len(",),
+    "SLA401": (b"execute", b"exec_driver_sql", b"text"),
+    "SLA402": (b"execute",),
+    "SLA501": (b"MetaData", b"declarative_base"),
+    "SLA502": (b"declarative",),
+}
+
+
+def triggers_of(rule: Any) -> tuple[bytes, ...]:
+    """The triggers of a rule, or of a rule code."""
+    return rule.triggers if hasattr(rule, "triggers") else TRIGGERS[rule]
+
+
+def worth_parsing(text: Union[str, bytes], rules: Iterable[Any], extra: Sequence[str] = ()) -> bool:
+    """Can any of ``rules`` (rules, or codes) match? A byte search, 1000x cheaper than a
+    parse: the file must name SQLAlchemy (or a project-defined engine, factory or model:
+    ``extra``) and hold one of the triggers of a selected rule."""
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    return sqla.names_sqlalchemy(data, extra) and any(t in data for r in rules for t in triggers_of(r))
+
+
 def enabled() -> bool:
     return os.environ.get("SQLALINT_NO_PREFILTER", "") == ""
 
 
 def could_match(source: Union[str, bytes], rules: Sequence[Any],
                 project: Union[Project, Iterable[str]]) -> bool:
-    """False only when every rule in ``rules`` whose byte triggers ``source`` holds provably
-    cannot report on it. Triggers are looked for only once a rule's condition holds (few
-    files get that far)."""
+    """False only when every rule in ``rules`` (codes, or rules) whose byte triggers
+    ``source`` holds provably cannot report on it. Triggers are looked for only once a
+    rule's condition holds (few files get that far)."""
     facts = facts_of(source)
     found = as_project(project)
     for rule in rules:
-        check = getattr(rule, "could_match", None) or NECESSARY.get(rule.code)
-        if (check is None or check(facts, found)) and any(t in facts.raw for t in rule.triggers):
+        code = getattr(rule, "code", rule)
+        check = NECESSARY.get(code)
+        if (check is None or check(facts, found)) and any(t in facts.raw for t in triggers_of(rule)):
             return True
     return False

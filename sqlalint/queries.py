@@ -17,6 +17,7 @@ from typing import Optional
 import libcst as cst
 
 from sqlalint import sqla
+from sqlalint.sqla import NEUTRAL, SESSION_STATEMENT_METHODS
 from sqlalint.context import Context
 from sqlalint.infer import Kind, Value
 from sqlalint.model import Scope
@@ -30,15 +31,6 @@ NARROWING = frozenset({
 # Methods that stream instead of buffering every row.
 STREAMING = frozenset({"yield_per", "partitions", "stream", "stream_scalars"})
 STREAMING_OPTIONS = frozenset({"yield_per", "stream_results", "max_row_buffer"})
-# Methods that change neither how many rows are loaded nor how.
-NEUTRAL = frozenset({
-    "order_by", "options", "distinct", "join", "outerjoin", "join_from", "outerjoin_from",
-    "select_from", "execution_options", "scalars", "unique", "mappings", "tuples",
-    "enable_eagerloads", "populate_existing", "autoflush", "with_for_update", "params",
-    "correlate", "add_columns", "add_entity", "set_label_style", "order_by", "reset_joinpoint",
-    "undefer", "with_hint", "prefix_with", "suffix_with", "with_labels", "apply_labels",
-})
-SESSION_STATEMENT_METHODS = frozenset({"execute", "scalars", "exec"})
 
 
 @dataclass

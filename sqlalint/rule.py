@@ -62,14 +62,20 @@ class Rule:
     code: ClassVar[str]  # "SLA201"
     name: ClassVar[str]  # "cached-session"
     summary: ClassVar[str]  # one line, for `sqlalint rules`
-    # The rule is only run on a file whose bytes contain at least one of these.
-    triggers: ClassVar[tuple[bytes, ...]]
     fixable: ClassVar[Applicability | None] = None  # the best applicability it can offer
     valid: ClassVar[Sequence[Example]] = ()
     invalid: ClassVar[Sequence[Example]] = ()
 
     def check(self, ctx: Context) -> Iterator[Report]:
         raise NotImplementedError
+
+    @property
+    def triggers(self) -> tuple[bytes, ...]:
+        """The rule only runs on a file whose bytes hold one of these; declared, with its
+        cheap necessary condition, in prefilter.py (deciding to skip imports no rule)."""
+        from sqlalint.prefilter import TRIGGERS
+
+        return TRIGGERS[self.code]
 
     @classmethod
     def documentation(cls) -> str:

@@ -7,7 +7,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence
 
-from sqlalint import sqla
+from sqlalint import prefilter
 from sqlalint.cache import LazyIndex
 from sqlalint.config import Settings
 from sqlalint.diagnostics import Diagnostic, InternalError, parse_error
@@ -55,15 +55,17 @@ def process_source(source: SourceFile | None, display: str, settings: Settings, 
     """Lint or fix one decoded file. ``source.path`` is only used for writing."""
     report = FileReport(display)
     extra = index.trigger_names() if index is not None else ()
-    # Most files of a repository never name SQLAlchemy: skip them before importing the
-    # engine (and libcst, 0.2 s), so a pre-commit run over plain files starts fast.
-    if source is None or not sqla.names_sqlalchemy(source.raw, extra):
+    # Most files cannot match: decide that before importing the engine, the rules and
+    # libcst (0.2 s), so a pre-commit run over files that cannot matter starts fast.
+    codes = settings.selected(prefilter.TRIGGERS, display)
+    if source is None or not prefilter.worth_parsing(source.raw, codes, extra):
         return report
-    from sqlalint.engine import fix_source, lint_source, selected_rules, worth_parsing
+    if mode is Mode.CHECK and prefilter.enabled() and \
+            not prefilter.could_match(source.raw, codes, prefilter.project_names(settings, index)):
+        return report
+    from sqlalint.engine import fix_source, lint_source, selected_rules
 
     rules = selected_rules(settings, display)
-    if not worth_parsing(source.raw, rules, extra):
-        return report
     report.text = source.text
     if mode is Mode.CHECK:
         result = lint_source(source.text, display, settings, index, module[0], module[1], rules)

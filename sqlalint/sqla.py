@@ -125,3 +125,13 @@ METADATA_CLASSES = frozenset({
 
 # Module prefixes whose import makes a file worth analysing.
 SQLALCHEMY_MODULES = ("sqlalchemy", "sqlmodel", "flask_sqlalchemy")
+
+# Query methods that change neither how many rows are loaded nor how.
+NEUTRAL = frozenset({
+    "order_by", "options", "distinct", "join", "outerjoin", "join_from", "outerjoin_from",
+    "select_from", "execution_options", "scalars", "unique", "mappings", "tuples",
+    "enable_eagerloads", "populate_existing", "autoflush", "with_for_update", "params",
+    "correlate", "add_columns", "add_entity", "set_label_style", "order_by", "reset_joinpoint",
+    "undefer", "with_hint", "prefix_with", "suffix_with", "with_labels", "apply_labels",
+})
+SESSION_STATEMENT_METHODS = frozenset({"execute", "scalars", "exec"})

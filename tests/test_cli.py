@@ -322,13 +322,15 @@ def test_git_discovery_excludes_and_skips_folders_and_deleted_files(tmp_path):
     assert sorted(d["filename"] for d in json.loads(out)) == ["app/a.py", "vendor.py/d.py"]
 
 
-def test_files_that_never_name_sqlalchemy_are_skipped_without_importing_libcst(tmp_path):
-    # A pre-commit run over a commit of plain files: nothing heavy is imported.
+def test_files_that_cannot_match_are_skipped_without_importing_libcst(tmp_path):
+    # A pre-commit run over files that cannot hold a finding: one never names SQLAlchemy,
+    # the other makes its engine at module level (the prefilter rules it out).
     (tmp_path / "plain.py").write_text("import json\n\nprint(json.dumps({}))\n")
+    (tmp_path / "db.py").write_text("from sqlalchemy import create_engine\n\nengine = create_engine(URL)\n")
     code = ("import sys; from sqlalint.cli import main; code = main(sys.argv[1:]); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'libcst' "
             "or m in ('sqlalint.rules', 'sqlalint.engine'))); sys.exit(code)")
-    proc = subprocess.run([sys.executable, "-c", code, "check", "--isolated", "--no-cache", "plain.py"],
+    proc = subprocess.run([sys.executable, "-c", code, "check", "--isolated", "--no-cache", "plain.py", "db.py"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["All checks passed!", "[]"]

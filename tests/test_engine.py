@@ -9,7 +9,7 @@ import libcst as cst
 import pytest
 from click.testing import CliRunner
 
-from sqlalint import engine
+from sqlalint import engine, prefilter
 from sqlalint.cli import cli
 from sqlalint.config import Settings
 from sqlalint.engine import ResolvedFix, apply_fixes, fix_source, lint_source
@@ -95,6 +95,8 @@ class Unsafe(Rule):
 def crafted(monkeypatch):
     rules = [Rename(), Breaks(), Crashes(), Unsafe()]
     monkeypatch.setattr(engine, "ALL_RULES", rules)
+    # The runner decides which files can match from the triggers, before importing rules.
+    monkeypatch.setattr(prefilter, "TRIGGERS", {rule.code: rule.triggers for rule in rules})
     return rules
 
 

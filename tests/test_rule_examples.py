@@ -44,6 +44,12 @@ def test_rule_is_documented_with_examples(rule):
     assert rule.triggers, f"{rule.code} declares no byte triggers"
 
 
+def test_every_rule_and_only_rules_have_triggers():
+    from sqlalint.prefilter import TRIGGERS
+
+    assert set(TRIGGERS) == {rule.code for rule in ALL_RULES}
+
+
 @pytest.mark.parametrize("rule, example", VALID)
 def test_valid_example_is_silent(rule, example):
     assert check_source(example.source, "example.py", settings_for(rule, example)) == []

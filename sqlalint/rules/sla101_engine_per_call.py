@@ -62,7 +62,6 @@ class EnginePerCall(Rule):
     code = "SLA101"
     name = "engine-per-call"
     summary = "create_engine whose Engine and pool are rebuilt on every call"
-    triggers = (b"engine",)
     fixable = Applicability.UNSAFE
 
     valid = [

@@ -70,7 +70,6 @@ class PoolInheritedByFork(Rule):
     code = "SLA102"
     name = "pool-inherited-by-fork"
     summary = "a forked process inherits the parent's connection pool"
-    triggers = (b"fork", b"Pool", b"Process")
 
     valid = [
         Example("""\

@@ -55,7 +55,6 @@ class CachedSession(Rule):
     code = "SLA201"
     name = "cached-session"
     summary = "functools cache on a function that returns a Session"
-    triggers = (b"cache",)
     fixable = Applicability.UNSAFE
 
     valid = [

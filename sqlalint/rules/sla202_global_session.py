@@ -62,7 +62,6 @@ class GlobalSession(Rule):
     code = "SLA202"
     name = "global-session"
     summary = "a Session instance bound at module level or in a class body"
-    triggers = (b"Session", b"session", b"sessionmaker")
     fixable = Applicability.UNSAFE
 
     valid = [

@@ -67,8 +67,6 @@ class SessionCrossesThreads(Rule):
     code = "SLA203"
     name = "session-crosses-threads"
     summary = "a Session used by code that runs in another thread"
-    triggers = (b"Thread", b"Timer", b"Executor", b"executor", b"Pool", b"run_in_executor",
-                b"to_thread", b"add_done_callback")
     fixable = Applicability.UNSAFE
 
     valid = [

@@ -60,7 +60,6 @@ class SessionNotClosed(Rule):
     code = "SLA204"
     name = "session-not-closed"
     summary = "a Session opened in a function and never closed"
-    triggers = (b"Session", b"session")
     fixable = Applicability.UNSAFE
 
     valid = [

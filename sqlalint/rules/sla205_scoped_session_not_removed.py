@@ -62,7 +62,6 @@ class ScopedSessionNotRemoved(Rule):
     code = "SLA205"
     name = "scoped-session-not-removed"
     summary = "a scoped_session registry whose sessions are never removed"
-    triggers = (b"scoped_session",)
 
     valid = [
         Example("""\

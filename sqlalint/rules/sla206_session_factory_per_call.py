@@ -56,7 +56,6 @@ class SessionFactoryPerCall(Rule):
     code = "SLA206"
     name = "session-factory-per-call"
     summary = "sessionmaker / scoped_session built on every call"
-    triggers = (b"sessionmaker", b"scoped_session")
     fixable = Applicability.UNSAFE
 
     valid = [

@@ -67,7 +67,6 @@ class UnboundedLoad(Rule):
     code = "SLA301"
     name = "unbounded-load"
     summary = "a whole table loaded with .all() or iteration"
-    triggers = (b".all(", b"for ")
     fixable = Applicability.UNSAFE
 
     valid = [

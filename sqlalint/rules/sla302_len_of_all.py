@@ -50,7 +50,6 @@ class LenOfAll(Rule):
     code = "SLA302"
     name = "len-of-all"
     summary = "rows loaded only to be counted"
-    triggers = (b"len(",)
     fixable = Applicability.UNSAFE
 
     valid = [

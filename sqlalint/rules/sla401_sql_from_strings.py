@@ -63,7 +63,6 @@ class SqlFromStrings(Rule):
     code = "SLA401"
     name = "sql-from-strings"
     summary = "SQL text built from values with f-strings, %, .format() or +"
-    triggers = (b"execute", b"exec_driver_sql", b"text")
     fixable = Applicability.UNSAFE
 
     valid = [

@@ -52,7 +52,6 @@ class StringExecute(Rule):
     code = "SLA402"
     name = "string-execute"
     summary = "a plain string passed to execute()"
-    triggers = (b"execute",)
     fixable = Applicability.SAFE
 
     valid = [

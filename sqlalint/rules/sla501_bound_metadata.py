@@ -53,7 +53,6 @@ class BoundMetadata(Rule):
     code = "SLA501"
     name = "bound-metadata"
     summary = "MetaData or declarative_base bound to an engine"
-    triggers = (b"MetaData", b"declarative_base")
     fixable = Applicability.UNSAFE
 
     valid = [

@@ -47,7 +47,6 @@ class LegacyDeclarativeImport(Rule):
     code = "SLA502"
     name = "legacy-declarative-import"
     summary = "declarative_base imported from sqlalchemy.ext.declarative"
-    triggers = (b"declarative",)
     fixable = Applicability.SAFE
 
     valid = [

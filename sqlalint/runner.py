@@ -7,7 +7,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence
 
-from sqlalint import prefilter
 from sqlalint.cache import LazyIndex
 from sqlalint.config import Settings
 from sqlalint.diagnostics import Diagnostic, InternalError, parse_error
@@ -56,7 +55,10 @@ def process_source(source: SourceFile | None, display: str, settings: Settings, 
     report = FileReport(display)
     extra = index.trigger_names() if index is not None else ()
     # Most files cannot match: decide that before importing the engine, the rules and
-    # libcst (0.2 s), so a pre-commit run over files that cannot matter starts fast.
+    # libcst (0.2 s), so a pre-commit run over files that cannot matter starts fast. (The
+    # prefilter's regexes are compiled here, not at start-up: a cached run never needs them.)
+    from sqlalint import prefilter
+
     codes = settings.selected(prefilter.TRIGGERS, display)
     if source is None or not prefilter.worth_parsing(source.raw, codes, extra):
         return report

@@ -1,6 +1,7 @@
 """What a rule sees of one file: the model, inference, settings, and lazy positions."""
 from __future__ import annotations
 
+import ast
 from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
@@ -84,6 +85,81 @@ def node_spans(tree: cst.Module) -> _OffsetCodegen:
     return state
 
 
+class _Positions:
+    """Node offsets, rendered one top-level statement at a time: a finding in a 40-line
+    function of a 2,000-line module renders that function, not the module. A statement
+    starts where CPython's ``ast`` says the one before it ends; the rendered text must
+    equal the source there, else (and for nodes outside any statement) the whole module
+    is rendered once. Top-level statements render alike alone or in the module: no
+    indentation is in effect at module level."""
+
+    def __init__(self, context: "Context"):
+        self.context = context
+        self.state = _OffsetCodegen(context.tree)  # spans of what has been rendered
+        self.rendered: set[int] = set()  # top-level statements rendered
+        self.whole = False
+        self._starts: Optional[list[int]] = None
+
+    def of(self, node: cst.CSTNode) -> _OffsetCodegen:
+        if not self.whole:
+            top = self._top_statement(node)
+            if top is None or not self._render(top):
+                self.state = node_spans(self.context.tree)
+                self.whole = True
+        return self.state
+
+    def _top_statement(self, node: cst.CSTNode) -> Optional[tuple[int, cst.CSTNode]]:
+        tree, parent_of = self.context.tree, self.context.model.parent
+        parent = parent_of(node)
+        while parent is not None and parent is not tree:
+            node, parent = parent, parent_of(parent)
+        if parent is None:
+            return None
+        index = next((k for k, statement in enumerate(tree.body) if statement is node), None)
+        return (index, node) if index is not None else None
+
+    def _render(self, top: tuple[int, cst.CSTNode]) -> bool:
+        index, statement = top
+        if id(statement) in self.rendered:
+            return True
+        starts = self._statement_starts()
+        if index >= len(starts):
+            return False
+        state = _OffsetCodegen(self.context.tree)
+        state.offset = starts[index]
+        statement._codegen(state)
+        if self.context.source[starts[index]:state.offset] != "".join(state.tokens):
+            return False
+        self.state.spans.update(state.spans)
+        self.state.extents.update(state.extents)
+        self.rendered.add(id(statement))
+        return True
+
+    def _statement_starts(self) -> list[int]:
+        """Where each top-level statement (with the comments and blank lines before it)
+        starts: after the header, then on the line after the previous statement ends.
+        Only as many as ``ast`` agrees on."""
+        if self._starts is not None:
+            return self._starts
+        tree, source = self.context.tree, self.context.source
+        header = _OffsetCodegen(tree)
+        for line in tree.header:
+            line._codegen(header)
+        self._starts = [header.offset]
+        try:
+            statements = ast.parse(source).body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return self._starts
+        line_starts, seen = self.context.lines.starts, 0
+        for statement in tree.body[:-1]:
+            seen += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+            if seen > len(statements):
+                break
+            after = statements[seen - 1].end_lineno or 0  # the next line starts the next statement
+            self._starts.append(line_starts[after] if after < len(line_starts) else len(source))
+        return self._starts
+
+
 class Context:
     def __init__(self, source: str, tree: cst.Module, model: Model, inference: Inference,
                  settings: "Settings", path: str):
@@ -93,7 +169,7 @@ class Context:
         self.inference = inference
         self.settings = settings
         self.path = path
-        self._positions: Optional[_OffsetCodegen] = None
+        self._positions: Optional[_Positions] = None
         self._lines: Optional[LineIndex] = None
 
     # -- analysis shortcuts ---------------------------------------------------------------
@@ -108,13 +184,13 @@ class Context:
 
     # -- positions (computed once per file, and only when something is reported) ----------
     def range(self, node: cst.CSTNode) -> CodeRange:
-        start, end = self._offsets().span(node)
+        start, end = self._offsets(node).span(node)
         return CodeRange(CodePosition(*self.lines.position(start)), CodePosition(*self.lines.position(end)))
 
-    def _offsets(self) -> _OffsetCodegen:
+    def _offsets(self, node: cst.CSTNode) -> _OffsetCodegen:
         if self._positions is None:
-            self._positions = node_spans(self.tree)
-        return self._positions
+            self._positions = _Positions(self)
+        return self._positions.of(node)
 
     def replacement(self, old: cst.CSTNode, new: object) -> Optional[tuple[int, int, str]]:
         """(start, end, text): the code of ``old`` replaced by ``new`` rendered in place,
@@ -127,7 +203,7 @@ class Context:
             nodes = (new,)
         else:
             return None
-        extent = self._offsets().extents.get(id(old))
+        extent = self._offsets(old).extents.get(id(old))
         indent = self._indent_at(old)
         if extent is None or indent is None:
             return None

@@ -311,6 +311,7 @@ class LazyIndex:
             self._key, self._state_file = self._state_key(hashes)
             state = _read_json(self._state_file)
             if isinstance(state, dict) and state.get("key") == self._key:
+                state["triggers"] = tuple(state.get("triggers") or ())
                 self._state = state
                 _touch_daily(self._state_file)  # in use: not pruned
 
@@ -344,7 +345,7 @@ class LazyIndex:
                 jobs=self._jobs)
             if self._folder is not None:
                 self._state = {"key": self._key, "fingerprint": self._index.fingerprint(),
-                               "triggers": list(self._index.trigger_names())}
+                               "triggers": self._index.trigger_names()}
                 try:
                     self._state_file.parent.mkdir(parents=True, exist_ok=True)
                 except OSError:
@@ -356,11 +357,7 @@ class LazyIndex:
         return self._state["fingerprint"] if self._state is not None else self.resolve().fingerprint()
 
     def trigger_names(self) -> tuple[str, ...]:
-        if self._state is None:
-            return self.resolve().trigger_names()
-        if not isinstance(self._state["triggers"], tuple):  # asked once per linted file: convert once
-            self._state["triggers"] = tuple(self._state["triggers"])
-        return self._state["triggers"]
+        return self._state["triggers"] if self._state is not None else self.resolve().trigger_names()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):  # not set yet (unpickling): never build for these

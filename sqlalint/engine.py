@@ -109,32 +109,18 @@ def selected_rules(settings: Settings, path: str) -> list[Rule]:
     return [r for r in ALL_RULES if r.code in codes]
 
 
-def worth_parsing(text: str | bytes, rules: Sequence[Rule], extra: Sequence[str] = ()) -> bool:
-    """:func:`sqlalint.prefilter.worth_parsing`."""
-    return prefilter.worth_parsing(text, rules, extra)
-
-
-def _could_match(source: str, rules: Sequence[Rule], settings: Settings,
-                 index: Optional["ProjectIndex"]) -> bool:
-    """The regex prefilter (sqlalint/prefilter.py), asked about the rules whose byte
-    triggers the file holds."""
-    return prefilter.could_match(source, rules, prefilter.project_names(settings, index))
-
-
 def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None,
                 index: Optional["ProjectIndex"] = None, module_name: str = "",
                 is_package: bool = False, rules: Optional[Sequence[Rule]] = None, *,
-                noqa: bool = True, tree: Optional[cst.Module] = None) -> LintResult:
+                noqa: bool = True, tree: Optional[cst.Module] = None, screened: bool = False) -> LintResult:
     """``noqa=False`` reports suppressed findings too (for front ends that apply their own
     noqa, such as flake8). ``tree``: ``source`` already parsed (fixing parses each result
-    to check it, and lints that tree)."""
+    to check it, and lints that tree). ``screened``: the caller has already asked
+    :func:`sqlalint.prefilter.screen` (the runner does, before importing this module)."""
     settings = settings or Settings()
     rules = selected_rules(settings, path) if rules is None else rules
     result = LintResult()
-    extra = index.trigger_names() if index is not None else ()
-    if not rules or not worth_parsing(source, rules, extra):
-        return result
-    if prefilter.enabled() and not _could_match(source, rules, settings, index):
+    if not screened and not prefilter.screen(source, rules, settings, index):
         return result
     size = len(source) if source.isascii() else len(source.encode("utf-8", "surrogatepass"))
     if settings.max_file_size and size > settings.max_file_size:

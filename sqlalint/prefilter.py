@@ -1,6 +1,6 @@
 """Decide, before paying for libcst, which files no selected rule can match.
 
-The byte triggers (engine.worth_parsing) keep every file that says ``session`` or ``for``;
+The byte triggers (:func:`worth_parsing`) keep every file that says ``session`` or ``for``;
 on a Flask-SQLAlchemy application that is most of them, and libcst plus the model costs
 tens of times what even ``ast.parse`` does. So a surviving file is reduced, with compiled
 regular expressions (C speed, no parse), to its *code*: the bytes with comments removed and
@@ -665,6 +665,15 @@ def worth_parsing(text: Union[str, bytes], rules: Iterable[Any], extra: Sequence
     ``extra``) and hold one of the triggers of a selected rule."""
     data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
     return sqla.names_sqlalchemy(data, extra) and any(t in data for r in rules for t in triggers_of(r))
+
+
+def screen(source: Union[str, bytes], rules: Sequence[Any], settings: Any, index: Any) -> bool:
+    """May any of ``rules`` (rules, or codes) report on ``source``? The byte triggers, then
+    (unless SQLALINT_NO_PREFILTER) the conditions: everything decided before libcst."""
+    extra = index.trigger_names() if index is not None else ()
+    if not rules or not worth_parsing(source, rules, extra):
+        return False
+    return not enabled() or could_match(source, rules, project_names(settings, index))
 
 
 def enabled() -> bool:

@@ -53,24 +53,20 @@ def process_source(source: SourceFile | None, display: str, settings: Settings, 
                    index: Optional["ProjectIndex"], module: tuple[str, bool] = ("", False)) -> FileReport:
     """Lint or fix one decoded file. ``source.path`` is only used for writing."""
     report = FileReport(display)
-    extra = index.trigger_names() if index is not None else ()
     # Most files cannot match: decide that before importing the engine, the rules and
     # libcst (0.2 s), so a pre-commit run over files that cannot matter starts fast. (The
     # prefilter's regexes are compiled here, not at start-up: a cached run never needs them.)
     from sqlalint import prefilter
 
-    codes = settings.selected(prefilter.TRIGGERS, display)
-    if source is None or not prefilter.worth_parsing(source.raw, codes, extra):
-        return report
-    if mode is Mode.CHECK and prefilter.enabled() and \
-            not prefilter.could_match(source.raw, codes, prefilter.project_names(settings, index)):
+    codes = sorted(settings.selected(prefilter.TRIGGERS, display))
+    if source is None or not prefilter.screen(source.raw, codes, settings, index):
         return report
     from sqlalint.engine import fix_source, lint_source, selected_rules
 
-    rules = selected_rules(settings, display)
     report.text = source.text
     if mode is Mode.CHECK:
-        result = lint_source(source.text, display, settings, index, module[0], module[1], rules)
+        result = lint_source(source.text, display, settings, index, module[0], module[1],
+                             selected_rules(settings, display), screened=True)
         report.diagnostics, report.errors = result.diagnostics, result.errors
         return report
     outcome = fix_source(source.text, display, settings, unsafe=unsafe, index=index,

@@ -147,7 +147,7 @@ class _Positions:
             line._codegen(header)
         self._starts = [header.offset]
         try:
-            statements = ast.parse(source).body
+            statements = (self.context.syntax or ast.parse(source)).body
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return self._starts
         line_starts, seen = self.context.lines.starts, 0
@@ -162,9 +162,10 @@ class _Positions:
 
 class Context:
     def __init__(self, source: str, tree: cst.Module, model: Model, inference: Inference,
-                 settings: "Settings", path: str):
+                 settings: "Settings", path: str, syntax: Optional[ast.Module] = None):
         self.source = source
         self.tree = tree
+        self.syntax = syntax  # ``source`` parsed by ``ast``, when the caller has it
         self.model = model
         self.inference = inference
         self.settings = settings

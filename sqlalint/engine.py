@@ -11,18 +11,19 @@ import io
 import re
 import tokenize
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Optional, Sequence
 
 import libcst as cst
 
-from sqlalint import prefilter
+from sqlalint import prefilter, pruning
 from sqlalint.config import Settings
 from sqlalint.context import Context
 from sqlalint.diagnostics import (  # noqa: F401 (re-exported: sqlalint.engine.Diagnostic...)
     PARSE_ERROR, Diagnostic, InternalError, ResolvedFix, applicable, parse_error)
 from sqlalint.infer import Inference
 from sqlalint.model import Model
+from sqlalint.pruning import Pruned
 from sqlalint.rule import Edit, Fix, Report, Rule
 from sqlalint.rules import ALL_RULES
 from sqlalint.suppress import Suppressions
@@ -112,16 +113,21 @@ def selected_rules(settings: Settings, path: str) -> list[Rule]:
 def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None,
                 index: Optional["ProjectIndex"] = None, module_name: str = "",
                 is_package: bool = False, rules: Optional[Sequence[Rule]] = None, *,
-                noqa: bool = True, tree: Optional[cst.Module] = None, screened: bool = False) -> LintResult:
+                noqa: bool = True, tree: Optional[cst.Module] = None, screened: bool = False,
+                prune: bool = False) -> LintResult:
     """``noqa=False`` reports suppressed findings too (for front ends that apply their own
     noqa, such as flake8). ``tree``: ``source`` already parsed (fixing parses each result
-    to check it, and lints that tree). ``screened``: the caller has already asked
-    :func:`sqlalint.prefilter.screen` (the runner does, before importing this module)."""
+    to check it, and lints that tree). ``screened``: ``rules`` are those that
+    :func:`sqlalint.prefilter.passing` kept (the runner asks it before importing this
+    module). ``prune``: analyse only what these rules can report on (:mod:`sqlalint.pruning`;
+    the findings are the same, the fixes' edits too)."""
     settings = settings or Settings()
     rules = selected_rules(settings, path) if rules is None else rules
     result = LintResult()
-    if not screened and not prefilter.screen(source, rules, settings, index):
-        return result
+    if not screened:
+        rules = prefilter.passing(source, rules, settings, index)
+        if not rules:
+            return result
     size = len(source) if source.isascii() else len(source.encode("utf-8", "surrogatepass"))
     if settings.max_file_size and size > settings.max_file_size:
         result.diagnostics.append(parse_error(
@@ -132,9 +138,20 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
     if deep is not None:
         result.diagnostics.append(parse_error(path, deep, 1, "too deeply nested to analyse; not analysed"))
         return result
+    analysed, pruned = source, None
+    if prune and tree is None and pruning.enabled():
+        hot = prefilter.hot_pattern(rule.code for rule in rules)
+        if hot is not None:
+            pruned = pruning.prune(source, hot)
+            if pruned is None:
+                return result  # nothing in it that these rules can report on
+            analysed = pruned.text
+    as_it_is = dict(noqa=noqa, screened=True)
     try:
-        tree = cst.parse_module(source) if tree is None else tree
+        tree = cst.parse_module(analysed) if tree is None else tree
     except cst.ParserSyntaxError as error:
+        if analysed is not source:  # libcst's own limit, maybe in what was cut: say it as it is
+            return lint_source(source, path, settings, index, module_name, is_package, rules, **as_it_is)
         result.diagnostics.append(syntax_error(path, source, error))
         return result
     except RecursionError:
@@ -149,7 +166,7 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
                                               "too deeply nested to analyse; not analysed"))
         return result
     inference = Inference(model, index, settings.session_factories, settings.engine_factories)
-    context = Context(source, tree, model, inference, settings, path)
+    context = Context(analysed, tree, model, inference, settings, path, pruned.tree if pruned else None)
     suppressions: Optional[Suppressions] = None
     seen: set[tuple[str, int]] = set()
     for rule in rules:
@@ -175,11 +192,33 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
                 result.diagnostics.append(diagnostic)
                 continue
             if suppressions is None:
-                suppressions = Suppressions(source)
+                suppressions = Suppressions(analysed)  # the same lines, comments and statements
             if not suppressions.suppressed(diagnostic.line, diagnostic.code):
                 result.diagnostics.append(diagnostic)
+    if analysed is not source:
+        found = _unpruned_fixes(result.diagnostics, pruned)  # type: ignore[arg-type]
+        if found is None:  # a fix reaches into what was cut: analyse it all
+            return lint_source(source, path, settings, index, module_name, is_package, rules, **as_it_is)
+        result.diagnostics = found
     result.diagnostics.sort(key=lambda d: (d.line, d.column, d.code))
     return result
+
+
+def _unpruned_fixes(diagnostics: list[Diagnostic], pruned: Pruned) -> Optional[list[Diagnostic]]:
+    """``diagnostics`` with their fixes' edits at the original's offsets (lines and columns
+    are the same); None when an edit is inside a stub."""
+    found = []
+    for diagnostic in diagnostics:
+        if diagnostic.fix is not None:
+            edits = []
+            for edit in diagnostic.fix.edits:
+                start, end = pruned.original(edit.start), pruned.original(edit.end)
+                if start is None or end is None:
+                    return None
+                edits.append(Edit(start, end, edit.content))
+            diagnostic = replace(diagnostic, fix=replace(diagnostic.fix, edits=tuple(edits)))
+        found.append(diagnostic)
+    return found
 
 
 def check_source(source: str, path: str = "<stdin>", settings: Optional[Settings] = None,

@@ -402,10 +402,17 @@ def _may_load_all(f: Facts, p: Project) -> bool:
         return False
     if f.whole:
         return True  # read whole: comments and strings could mislead the bracket scans
+    return _loads_here(f, _has_session(f, p))
+
+
+def _loads_here(f: Facts, sessions: bool) -> bool:
+    """The places _may_load_all looks at: an ``.all()`` or a loop over a chain that may
+    load rows. Also the hot places of SLA301 in one definition's text (``sessions``: True)."""
+    if f.whole:
+        return True
     code, fstrings = f.flat
     if _ALL_CALL.search(fstrings) or _METHOD_CALL.search(fstrings):
         return True  # a chain inside an f-string's field: not in the flat code
-    sessions = _has_session(f, p)
     return any(_receiver_may_load(code, m.start(), sessions) for m in _ALL_CALL.finditer(code)) or \
         not _FOR.isdisjoint(f.code_words()) and \
         any(_iterates_query_call(code, m, sessions) for m in _METHOD_CALL.finditer(code))
@@ -654,6 +661,53 @@ TRIGGERS: dict[str, tuple[bytes, ...]] = {
 }
 
 
+# Where a finding of each rule can be (pruning.py): the rules listed report only on code
+# whose function (or module-level code) holds one of these patterns, and what else decides
+# a finding is in that function, in module-level code, or in a definition it names. A
+# file whose screened rules are all listed is analysed without its other definitions.
+HOT: dict[str, Union[str, Callable[[bytes], bool]]] = {
+    "SLA301": lambda text: _loads_here(Facts(text), sessions=True),
+    "SLA302": r"\blen\b",
+    "SLA401": r"execute|exec_driver_sql|text",
+    "SLA402": r"execute",
+    "SLA501": r"MetaData|declarative_base",
+    "SLA502": r"declarative",
+}
+
+
+class Hot:
+    """Where a finding of some rules can be: ``search(text, start, end)``, as a compiled
+    regular expression's (patterns, and conditions on the bytes of that span)."""
+
+    def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes], bool]]):
+        self.pattern = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+        self.places = tuple(places)
+
+    def search(self, text: str, start: int = 0, end: Optional[int] = None) -> bool:
+        end = len(text) if end is None else end
+        if self.pattern is not None and self.pattern.search(text, start, end):
+            return True
+        if self.places:
+            data = text[start:end].encode("utf-8", "surrogatepass")
+            return any(place(data) for place in self.places)
+        return False
+
+
+_HOT_MEMO: dict[tuple[str, ...], Hot] = {}
+
+
+def hot_pattern(codes: Iterable[str]) -> Optional[Hot]:
+    """Where a finding of any of ``codes`` can be; None when one of them is not in HOT
+    (its findings can depend on any definition of the file)."""
+    key = tuple(sorted(set(codes)))
+    if not all(code in HOT for code in key):
+        return None
+    if key not in _HOT_MEMO:
+        found = [HOT[code] for code in key]
+        _HOT_MEMO[key] = Hot([h for h in found if isinstance(h, str)], [h for h in found if callable(h)])
+    return _HOT_MEMO[key]
+
+
 def triggers_of(rule: Any) -> tuple[bytes, ...]:
     """The triggers of a rule, or of a rule code."""
     return rule.triggers if hasattr(rule, "triggers") else TRIGGERS[rule]
@@ -668,24 +722,34 @@ def worth_parsing(text: Union[str, bytes], rules: Iterable[Any], extra: Sequence
 
 
 def screen(source: Union[str, bytes], rules: Sequence[Any], settings: Any, index: Any) -> bool:
-    """May any of ``rules`` (rules, or codes) report on ``source``? The byte triggers, then
-    (unless SQLALINT_NO_PREFILTER) the conditions: everything decided before libcst."""
+    """May any of ``rules`` (rules, or codes) report on ``source``?"""
+    return bool(passing(source, rules, settings, index))
+
+
+def passing(source: Union[str, bytes], rules: Sequence[Any], settings: Any, index: Any) -> list:
+    """Those of ``rules`` (rules, or codes) that may report on ``source``: the byte
+    triggers, then (unless SQLALINT_NO_PREFILTER) each rule's condition; everything decided
+    before libcst. The others need not run."""
     extra = index.trigger_names() if index is not None else ()
     if not rules or not worth_parsing(source, rules, extra):
-        return False
-    return not enabled() or could_match(source, rules, project_names(settings, index))
+        return []
+    if not enabled():
+        return list(rules)
+    facts = facts_of(source)
+    project = project_names(settings, index)
+    return [rule for rule in rules if could_match(facts, [rule], project)]
 
 
 def enabled() -> bool:
     return os.environ.get("SQLALINT_NO_PREFILTER", "") == ""
 
 
-def could_match(source: Union[str, bytes], rules: Sequence[Any],
+def could_match(source: Union[str, bytes, Facts], rules: Sequence[Any],
                 project: Union[Project, Iterable[str]]) -> bool:
     """False only when every rule in ``rules`` (codes, or rules) whose byte triggers
     ``source`` holds provably cannot report on it. Triggers are looked for only once a
     rule's condition holds (few files get that far)."""
-    facts = facts_of(source)
+    facts = source if isinstance(source, Facts) else facts_of(source)
     found = as_project(project)
     for rule in rules:
         code = getattr(rule, "code", rule)

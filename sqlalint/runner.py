@@ -1,6 +1,7 @@
 """Lint (and fix) a list of files: reading, the engine, writing. No click, no printing."""
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass, field
 from enum import Enum
@@ -50,8 +51,9 @@ def display_path(path: Path) -> str:
 
 
 def process_source(source: SourceFile | None, display: str, settings: Settings, mode: Mode, unsafe: bool,
-                   index: Optional["ProjectIndex"], module: tuple[str, bool] = ("", False)) -> FileReport:
-    """Lint or fix one decoded file. ``source.path`` is only used for writing."""
+                   index: Optional["ProjectIndex"], path: Optional[Path] = None) -> FileReport:
+    """Lint or fix one decoded file. ``source.path`` is only used for writing; ``path`` names
+    the module (for relative imports)."""
     report = FileReport(display)
     # Most files cannot match: decide that before importing the engine, the rules and
     # libcst (0.2 s), so a pre-commit run over files that cannot matter starts fast. (The
@@ -59,14 +61,17 @@ def process_source(source: SourceFile | None, display: str, settings: Settings, 
     from sqlalint import prefilter
 
     codes = sorted(settings.selected(prefilter.TRIGGERS, display))
-    if source is None or not prefilter.screen(source.raw, codes, settings, index):
+    found = prefilter.passing(source.raw, codes, settings, index) if source is not None else []
+    if source is None or not found:
         return report
     from sqlalint.engine import fix_source, lint_source, selected_rules
 
     report.text = source.text
+    module = module_name(path, settings.root) if path is not None else ("", False)
     if mode is Mode.CHECK:
-        result = lint_source(source.text, display, settings, index, module[0], module[1],
-                             selected_rules(settings, display), screened=True)
+        rules = [rule for rule in selected_rules(settings, display) if rule.code in found]
+        result = lint_source(source.text, display, settings, index, module[0], module[1], rules,
+                             screened=True, prune=True)
         report.diagnostics, report.errors = result.diagnostics, result.errors
         return report
     outcome = fix_source(source.text, display, settings, unsafe=unsafe, index=index,
@@ -88,7 +93,7 @@ def process_file(path: Path, settings: Settings, mode: Mode, unsafe: bool,
         source = read_source(path)
     except SourceError as error:
         return FileReport(display, [parse_error(display, error.line, error.column, str(error))])
-    report = process_source(source, display, settings, mode, unsafe, index, module_name(path, settings.root))
+    report = process_source(source, display, settings, mode, unsafe, index, path)
     if mode is Mode.FIX and report.fixed_text is not None:
         try:
             write_atomic(source, report.fixed_text)
@@ -112,8 +117,7 @@ def process_stdin(raw: bytes, display: str, settings: Settings, mode: Mode, unsa
         source = decode(raw, Path(display))
     except SourceError as error:
         return FileReport(display, [parse_error(display, error.line, error.column, str(error))])
-    report = process_source(source, display, settings, mode, unsafe, index,
-                            module_name(Path(display), settings.root))
+    report = process_source(source, display, settings, mode, unsafe, index, Path(display))
     if report.fixed_text is not None:
         report.fixed_bytes = source.encode(report.fixed_text)
     return report
@@ -144,6 +148,10 @@ def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsa
             elif token is not None:
                 tokens[position] = token
     pending = [position for position, report in enumerate(reports) if report is None]
+    if len(pending) >= POOL_MIN_FILES:
+        # What exists now (the project index, the modules) lives until the end: the cyclic
+        # collector need not walk it again after every parse, here or in forked workers.
+        gc.freeze()
     jobs = jobs or os.cpu_count() or 1
     todo = [files[position] for position in pending]
     if jobs > 1 and len(todo) >= POOL_MIN_FILES:

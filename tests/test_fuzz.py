@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # conftest, when run a
 
 from conftest import CASES  # noqa: E402
 from sqlalint.config import Settings  # noqa: E402
-from sqlalint.engine import fix_source, parses  # noqa: E402
+from sqlalint.engine import fix_source, lint_source, parses  # noqa: E402
+from sqlalint.prefilter import HOT  # noqa: E402
 from sqlalint.rules import ALL_RULES  # noqa: E402
 
 EXAMPLES = int(os.environ.get("SQLALINT_FUZZ_EXAMPLES", "0"))
@@ -39,6 +40,7 @@ SECONDS = float(os.environ.get("SQLALINT_FUZZ_SECONDS", "0"))
 CI_PROGRAMS = 3000  # mutated/spliced programs per CI run (the deadline may stop it earlier)
 CI_GENERATED = 200  # hypothesmith programs per CI run (slower to generate)
 EVERYTHING = Settings()
+PRUNABLE = [rule for rule in ALL_RULES if rule.code in HOT]
 SQLA_PRELUDE = ("import functools, threading\nimport sqlalchemy as sa\n"
                 "from sqlalchemy import create_engine, text\n"
                 "from sqlalchemy.orm import Session, sessionmaker, scoped_session\n"
@@ -70,6 +72,9 @@ def compiles(source: str) -> bool:
 def check_invariants(source: str) -> None:
     """Raises AssertionError naming the broken property (or whatever sqlalint raised)."""
     compiled = compiles(source)
+    full = lint_source(source, "fuzz.py", EVERYTHING, rules=PRUNABLE)
+    pruned = lint_source(source, "fuzz.py", EVERYTHING, rules=PRUNABLE, prune=True)
+    assert pruned.diagnostics == full.diagnostics, "pruning changed the findings or fixes"
     # Safe fixes are a subset of unsafe ones: no unsafe change means no safe change either.
     for unsafe in (True, False):
         outcome = fix_source(source, "fuzz.py", EVERYTHING, unsafe=unsafe)

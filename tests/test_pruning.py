@@ -1,0 +1,178 @@
+"""Pruning cuts definitions no running rule can report on, and changes no finding or fix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sqlalint import prefilter
+from sqlalint.config import Settings
+from sqlalint.engine import lint_source
+from sqlalint.pruning import prune
+from sqlalint.rules import ALL_RULES
+
+CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
+PRUNABLE = [rule for rule in ALL_RULES if rule.code in prefilter.HOT]
+
+MODULE = '''\
+"""Orders."""
+from sqlalchemy.ext.declarative import declarative_base
+
+Base = declarative_base()
+
+
+@decorated(
+    "with arguments",
+)
+def cold(a):
+    return a + 1
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    def total(self):
+        return sum(self.lines)
+
+    def legacy(self):
+        from sqlalchemy.ext.declarative import declared_attr
+        return declared_attr
+
+
+def tail(): return 2
+'''
+
+
+def _hot(*codes: str) -> prefilter.Hot:
+    hot = prefilter.hot_pattern(codes)
+    assert hot is not None
+    return hot
+
+
+def test_cold_definitions_become_stubs_on_the_same_lines():
+    pruned = prune(MODULE, _hot("SLA502"))
+    assert pruned is not None
+    assert pruned.text == '''\
+"""Orders."""
+from sqlalchemy.ext.declarative import declarative_base
+
+Base = declarative_base()
+
+
+cold=...;"""
+
+
+
+"""
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    total=...;"""
+"""
+
+    def legacy(self):
+        from sqlalchemy.ext.declarative import declared_attr
+        return declared_attr
+
+
+tail=...
+'''
+    assert pruned.text.count("\n") == MODULE.count("\n")
+
+
+def test_offsets_map_back_to_the_original_outside_stubs():
+    pruned = prune(MODULE, _hot("SLA502"))
+    assert pruned is not None
+    for needle in ("class Order", "def legacy", "__tablename__"):
+        assert pruned.original(pruned.text.index(needle)) == MODULE.index(needle)
+    assert pruned.original(pruned.text.index("tail=...")) == MODULE.index("def tail")
+    assert pruned.original(len(pruned.text)) == len(MODULE)
+    inside = pruned.text.index("cold=...") + 3
+    assert pruned.original(inside) is None
+    stub = pruned.text.index("cold=...")
+    assert pruned.original(stub) == MODULE.index("@decorated")
+
+
+def test_crlf_and_a_last_line_without_newline_are_kept():
+    source = MODULE.replace("\n", "\r\n").rstrip("\r\n")
+    pruned = prune(source, _hot("SLA502"))
+    assert pruned is not None
+    assert pruned.text == prune(MODULE, _hot("SLA502")).text.replace("\n", "\r\n").rstrip("\r\n")
+
+
+def test_definitions_named_by_what_is_kept_are_kept():
+    source = '''\
+from sqlalchemy.orm import Session
+
+
+def helper(session):
+    session.close()
+
+
+class Base:
+    pass
+
+
+class Child(Base):
+    def run(self, session):
+        session.execute("SELECT 1")
+        helper(session)
+
+
+def unrelated():
+    pass
+'''
+    pruned = prune(source, _hot("SLA402"))
+    assert pruned is not None
+    assert "def helper" in pruned.text and "class Base" in pruned.text
+    assert "unrelated=..." in pruned.text
+
+
+def test_a_definition_that_rebinds_a_module_name_is_kept():
+    source = 'SQL = "SELECT 1"\n\n\ndef change():\n    global SQL\n    SQL = make()\n\n\ndef run(c):\n    c.execute(SQL)\n'
+    pruned = prune(source, _hot("SLA402"))
+    assert pruned is not None and "global SQL" in pruned.text
+
+
+def test_nothing_hot_means_nothing_to_analyse():
+    assert prune("import sqlalchemy\n\n\ndef f():\n    return 1\n", _hot("SLA402")) is None
+
+
+def test_odd_line_breaks_and_syntax_errors_are_analysed_whole():
+    for source in ("def f():\r    execute('x')\rdef g(): pass\r", "def f(:\n    execute('x')\n"):
+        pruned = prune(source, _hot("SLA402"))
+        assert pruned is not None and pruned.text == source and not pruned.cuts
+
+
+def test_rules_whose_findings_can_depend_on_any_definition_do_not_prune():
+    assert prefilter.hot_pattern(["SLA301", "SLA204"]) is None
+
+
+def _same(source: str, settings: Settings, rules) -> None:
+    full = lint_source(source, "example.py", settings, rules=rules)
+    pruned = lint_source(source, "example.py", settings, rules=rules, prune=True)
+    assert pruned.diagnostics == full.diagnostics
+    assert pruned.errors == full.errors == []
+
+
+EXAMPLES = [pytest.param(rule, example, id=f"{rule.code}-{kind}-{i}")
+            for rule in PRUNABLE for kind in ("valid", "invalid")
+            for i, example in enumerate(getattr(rule, kind))]
+
+
+@pytest.mark.parametrize("rule,example", EXAMPLES)
+def test_rule_examples_give_the_same_findings_and_fixes_pruned(rule, example):
+    settings = Settings(select=(rule.code,), **{k.replace("-", "_"): v for k, v in example.settings.items()})
+    _same(example.source, settings, [rule])
+
+
+@pytest.mark.skipif(not CASES.is_dir(), reason="../shared/cases is not beside the checkout")
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.glob("*.py")) if CASES.is_dir() else [])
+def test_labelled_cases_give_the_same_findings_and_fixes_pruned(case):
+    source = (CASES / case).read_text(encoding="utf-8")
+    settings = Settings(root=CASES)
+    _same(source, settings, PRUNABLE)
+    for rule in PRUNABLE:
+        _same(source, settings, [rule])

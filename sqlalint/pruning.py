@@ -5,11 +5,12 @@ prefilter is functions and classes that no selected rule can report on (a models
 read for one legacy import, a service module for two ``.all()`` calls). Before libcst
 parses such a file, :func:`prune` uses ``ast`` to find its definitions (module-level
 functions and classes, and the methods of classes) and replaces each one that is *cold*
-with a stub that binds the same name to ``...``, on the same lines:
+with a stub that binds the same name to a value inference does not know, on the same
+lines:
 
-    def helper(a, b):           helper=...;\"\"\"
+    def helper(a, b):           helper=(...,\"\"\"
         ...              ->
-        return a + b            \"\"\"
+        return a + b            \"\"\")[0]
 
 A definition is cold when its text holds no *hot* pattern of the rules being run (their
 report sites hold one: a ``.all()``, an ``execute``, a ``declarative`` import), no
@@ -20,7 +21,7 @@ module and class namespaces keep the same names (a stub's value is unknown to in
 so rules stay silent about it). Offsets move: :meth:`Pruned.original` maps them back.
 
 Only rules whose findings depend on the function they are in (and on module-level code,
-which is never cut) allow pruning: prefilter.PRUNABLE. Fixing never prunes.
+which is never cut) allow pruning: those in prefilter.HOT. Fixing never prunes.
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ class Pruned:
     text: str
     # (start in text, end in text, start in original, end in original) of each stub, in order
     cuts: list[tuple[int, int, int, int]] = field(default_factory=list)
-    tree: Optional[ast.Module] = None  # ``text`` parsed by ``ast``, when it was
+    # The original parsed by ``ast``: its module-level statements end where ``text``'s do.
+    tree: Optional[ast.Module] = None
 
     def original(self, offset: int) -> Optional[int]:
         """``offset`` in :attr:`text` as an offset in the original; None inside a stub
@@ -120,12 +122,10 @@ def prune(text: str, hot: "Hot") -> Optional[Pruned]:
         pruned, kept = _render(text, lines, starts, definitions)
         if not _keep_named(definitions, set(_WORD.findall(kept))):
             break
-    if not pruned.cuts:
-        return Pruned(text, tree=tree)
-    try:
-        pruned.tree = ast.parse(pruned.text)  # a stub that does not read as meant: analyse it all
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return Pruned(text, tree=tree)
+    # Each stub is one statement that ends on the line its definition ended: where the
+    # module's statements end, what positions are computed from, is the same. (A stub
+    # libcst cannot parse makes the engine analyse the original.)
+    pruned.tree = tree
     return pruned
 
 
@@ -187,14 +187,15 @@ def _render(text: str, lines: list[str], starts: list[int],
 
 
 def _stub(lines: list[str], first: int, last: int, name: str) -> str:
-    """``name=...`` at the definition's indentation, then a string that holds its other
-    line breaks (one token: cheaper for libcst than as many blank lines)."""
+    """One statement at the definition's indentation that binds ``name`` to a value
+    inference does not know, ``name=...``, with the definition's other line breaks in a
+    string (one token: cheaper for libcst than as many blank lines)."""
     head = lines[first]
     indent = head[:len(head) - len(head.lstrip(" \t"))]
     breaks = [_ending(line) for line in lines[first:last + 1]]
     if first == last:
         return f"{indent}{name}=...{breaks[0]}"
-    return f'{indent}{name}=...;"""' + "".join(breaks[:-1]) + '"""' + breaks[-1]
+    return f'{indent}{name}=(...,"""' + "".join(breaks[:-1]) + '""")[0]' + breaks[-1]
 
 
 def _ending(line: str) -> str:

@@ -30,7 +30,7 @@ import bisect
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Iterator, Optional, Union
 
 if TYPE_CHECKING:
     from sqlalint.prefilter import Hot
@@ -78,7 +78,12 @@ class _Definition:
     first: int  # 0-based line of its first decorator, or of the def/class keyword
     last: int  # 0-based, inclusive
     children: list["_Definition"]
+    parent: Optional["_Definition"]
     keep: bool = False
+
+    @property
+    def is_class(self) -> bool:
+        return isinstance(self.node, ast.ClassDef)
 
 
 def prune(text: str, hot: "Hot") -> Optional[Pruned]:
@@ -95,28 +100,30 @@ def prune(text: str, hot: "Hot") -> Optional[Pruned]:
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
-    definitions = _definitions(tree.body, len(lines))
+    definitions = _definitions(tree.body, len(lines), None)
+    hot = hot.bind(tree, text, starts)
 
-    def matches(first: int, last: int, pattern: Any) -> bool:
-        return first <= last and bool(pattern.search(text, starts[first], starts[last + 1]))
-
-    def hot_in(first: int, last: int, inner: list[_Definition]) -> bool:
-        """Is any of lines ``first``..``last`` hot? Marks the hot (and the rebinding)
-        definitions among ``inner``, which are in those lines; each line is read once."""
+    def hot_in(first: int, last: int, inner: list[_Definition], level: bool) -> bool:
+        """Is any of lines ``first``..``last`` (of a module or class body when ``level``, of
+        a function otherwise) hot? Marks the hot (and the rebinding) definitions among
+        ``inner``, which are in those lines; each line is read once."""
+        search = hot.search_level if level else hot.search
         found, line = False, first
         for definition in inner:
-            found = matches(line, definition.first - 1, hot) or found
-            if hot_in(definition.first, definition.last, definition.children):
+            found = line < definition.first and search(text, starts[line], starts[definition.first]) or found
+            if hot_in(definition.first, definition.last, definition.children, definition.is_class):
                 definition.keep = found = True
-            elif matches(definition.first, definition.last, _REBINDS):
+            elif _REBINDS.search(text, starts[definition.first], starts[definition.last + 1]):
                 definition.keep = True
             line = definition.last + 1
-        return matches(line, last, hot) or found
+        return line <= last and search(text, starts[line], starts[last + 1]) or found
 
-    if not hot_in(0, len(lines) - 1, definitions):
+    if not hot_in(0, len(lines) - 1, definitions, True):
         return None
     if not definitions:
         return Pruned(text, tree=tree)
+    if hot.callers:
+        _keep_callers(definitions, text, starts)
     # Keep what the kept text names, until that adds nothing.
     while True:
         pruned, kept = _render(text, lines, starts, definitions)
@@ -129,7 +136,7 @@ def prune(text: str, hot: "Hot") -> Optional[Pruned]:
     return pruned
 
 
-def _definitions(body: list[ast.stmt], line_count: int) -> list[_Definition]:
+def _definitions(body: list[ast.stmt], line_count: int, parent: Optional[_Definition]) -> list[_Definition]:
     found = []
     for node in body:
         if isinstance(node, _DEFINITIONS) and node.end_lineno is not None:
@@ -137,12 +144,39 @@ def _definitions(body: list[ast.stmt], line_count: int) -> list[_Definition]:
             last = node.end_lineno - 1
             if not 0 <= first <= last < line_count:
                 continue
-            children = _definitions(node.body, line_count) if isinstance(node, ast.ClassDef) else []
-            # A class whose body starts on its own line can keep its header and lose methods.
-            if children and node.body[0].lineno - 1 <= first:
-                children = []
-            found.append(_Definition(node, first, last, children))
+            definition = _Definition(node, first, last, [], parent)
+            if definition.is_class:
+                definition.children = _definitions(node.body, line_count, definition)
+            found.append(definition)
     return found
+
+
+def _keep_callers(definitions: list[_Definition], text: str, starts: list[int]) -> None:
+    """Keep the functions that call a kept function (``db = get_db()``, where ``get_db``
+    opens a Session), and their classes, until that adds nothing."""
+    functions = list(_functions(definitions))
+    while True:
+        called = {d.node.name for d in functions if d.keep}
+        if not called:
+            return
+        calls = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(called))) + r")[\s\\]*\(")
+        added = False
+        for definition in functions:
+            if not definition.keep and calls.search(text, starts[definition.first], starts[definition.last + 1]):
+                added = definition.keep = True
+                parent = definition.parent
+                while parent is not None:
+                    parent.keep, parent = True, parent.parent
+        if not added:
+            return
+
+
+def _functions(definitions: list[_Definition]) -> Iterator[_Definition]:
+    for definition in definitions:
+        if definition.is_class:
+            yield from _functions(definition.children)
+        else:
+            yield definition
 
 
 def _keep_named(definitions: list[_Definition], named: set[str]) -> bool:

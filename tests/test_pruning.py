@@ -152,7 +152,55 @@ def test_odd_line_breaks_and_syntax_errors_are_analysed_whole():
 
 
 def test_rules_whose_findings_can_depend_on_any_definition_do_not_prune():
-    assert prefilter.hot_pattern(["SLA301", "SLA204"]) is None
+    assert prefilter.hot_pattern(["SLA301", "SLA203"]) is None
+
+
+OPENS = '''\
+from sqlalchemy.orm import sessionmaker
+from app.db import make_session as new_session
+
+Factory = sessionmaker()
+
+
+def get_db():
+    return Factory()
+
+
+class Service:
+    registry = sessionmaker()
+
+    def run(self, db_session):
+        return db_session.query(1)
+
+    def load(self):
+        db = get_db()
+        return db.get(1)
+
+    def fresh(self):
+        s = new_session()
+        return s
+
+
+def unrelated(db_session):
+    return db_session.query(2)
+'''
+
+
+def test_session_rules_keep_openers_their_callers_and_class_level_sessions():
+    pruned = prune(OPENS, prefilter.hot_pattern(["SLA202", "SLA204"], prefilter.Project()))
+    assert pruned is not None
+    kept = {name for name in ("get_db", "load", "fresh", "run", "unrelated") if f"def {name}" in pruned.text}
+    # get_db calls Factory (bound to a sessionmaker), load calls get_db, fresh an alias of
+    # one; the class is kept for its class-level sessionmaker.
+    assert kept == {"get_db", "load", "fresh"}
+    assert "registry = sessionmaker()" in pruned.text
+
+
+def test_project_session_factories_are_openers():
+    source = "from app.db import make\n\n\ndef f():\n    s = make()\n\n\ndef g(db_session):\n    pass\n"
+    assert prune(source, prefilter.hot_pattern(["SLA204"], prefilter.Project())) is None
+    pruned = prune(source, prefilter.hot_pattern(["SLA204"], prefilter.Project(sessions=frozenset({"make"}))))
+    assert pruned is not None and "def f" in pruned.text and "def g" not in pruned.text
 
 
 def _same(source: str, settings: Settings, rules) -> None:

@@ -674,6 +674,8 @@ class Where:
     opens: bool = False
     # Uses of the names that module-level or class-level assignments matching ``level`` bind.
     uses: bool = False
+    # Calls of what the module imports under a name matching this (``text as sql``).
+    imported: Optional[str] = None
 
 
 HOT: dict[str, Where] = {
@@ -681,8 +683,8 @@ HOT: dict[str, Where] = {
     "SLA204": Where(opens=True),  # ``x = <opener>()`` in a function
     "SLA301": Where(lambda text: _loads_here(Facts(text), sessions=True)),
     "SLA302": Where(r"\blen\b"),
-    "SLA401": Where(r"execute|exec_driver_sql|text"),
-    "SLA402": Where(r"execute"),
+    "SLA401": Where(r"(?:execute|exec_driver_sql|text)" + r"[\s\\]*\(", imported=r"text"),
+    "SLA402": Where(r"execute[\s\\]*\("),
     "SLA501": Where(r"MetaData|declarative_base"),
     "SLA502": Where(r"declarative"),
 }
@@ -700,9 +702,10 @@ class Hot:
 
     def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes], bool]],
                  level: Sequence[str], openers: Optional[frozenset] = None, uses: bool = False,
-                 callers: bool = False):
+                 callers: bool = False, imported: Sequence[str] = ()):
         self.patterns, self.level_patterns = tuple(patterns), tuple(level)
         self.openers, self.uses, self.callers = openers, uses, callers
+        self.imported = re.compile(r"(?:^|\.)(?:" + "|".join(imported) + r")$") if imported else None
         self.pattern = _either(patterns)
         self.places = tuple(places)
         self.level = _either(level)
@@ -725,21 +728,22 @@ class Hot:
 
     def bind(self, tree: ast.Module, text: str, starts: Sequence[int]) -> "Hot":
         """This, for one module (``starts``: where each of its lines starts)."""
-        if self.opener_names is None and not self.uses:
+        if self.opener_names is None and not self.uses and self.imported is None:
             return self
         patterns = list(self.patterns)
+        names = set(self.openers or ())
+        for statement in _module_level(tree.body):
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                for alias in statement.names:
+                    if self.opener_names is not None and self.opener_names.search(alias.name) or \
+                            self.imported is not None and self.imported.search(alias.name):
+                        names.add(alias.asname or alias.name.partition(".")[0])
+            elif self.opener_names is not None and self.opener_names.search(text, *_span(statement, starts)):
+                names.update(_assigned_names(statement))
         if self.opener_names is not None:
-            names = set(self.openers or ())
-            for statement in _module_level(tree.body):
-                if isinstance(statement, (ast.Import, ast.ImportFrom)):
-                    for alias in statement.names:
-                        if self.opener_names.search(alias.name):
-                            names.add(alias.asname or alias.name.partition(".")[0])
-                elif self.opener_names.search(text, *_span(statement, starts)):
-                    names.update(_assigned_names(statement))
             patterns.append(_SESSION_WORD + r"\w*" + _CALL)
-            if names:
-                patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")" + _CALL)
+        if names:
+            patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")" + _CALL)
         if self.uses and self.level is not None:
             bound = set()
             for statement in _level_statements(tree.body):
@@ -812,7 +816,8 @@ def hot_pattern(codes: Iterable[str], project: Optional["Project"] = None) -> Op
             _HOT_MEMO.clear()
         _HOT_MEMO[memo] = Hot([w.inside for w in found if isinstance(w.inside, str)],
                               [w.inside for w in found if callable(w.inside)],
-                              [w.level for w in found if w.level], openers, any(w.uses for w in found))
+                              [w.level for w in found if w.level], openers, any(w.uses for w in found),
+                              imported=[w.imported for w in found if w.imported])
     return _HOT_MEMO[memo]
 
 

@@ -826,12 +826,28 @@ def triggers_of(rule: Any) -> tuple[bytes, ...]:
     return rule.triggers if hasattr(rule, "triggers") else TRIGGERS[rule]
 
 
-def worth_parsing(text: Union[str, bytes], rules: Iterable[Any], extra: Sequence[str] = ()) -> bool:
+def worth_parsing(text: Union[str, bytes, "Facts"], rules: Iterable[Any], extra: Sequence[str] = ()) -> bool:
     """Can any of ``rules`` (rules, or codes) match? A byte search, 1000x cheaper than a
     parse: the file must name SQLAlchemy (or a project-defined engine, factory or model:
-    ``extra``) and hold one of the triggers of a selected rule."""
-    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
-    return sqla.names_sqlalchemy(data, extra) and any(t in data for r in rules for t in triggers_of(r))
+    ``extra``, as a word) and hold one of the triggers of a selected rule."""
+    facts = text if isinstance(text, Facts) else facts_of(text)
+    data = facts.raw
+    return (sqla.names_sqlalchemy(data) or _names_any(facts, extra)) and \
+        any(t in data for r in rules for t in triggers_of(r))
+
+
+_EXTRA_MEMO: list = [None, frozenset(), ()]  # the last ``extra`` seen: its ASCII words, other names
+
+
+def _names_any(facts: "Facts", extra: Sequence[str]) -> bool:
+    """Does the text use one of the identifiers ``extra``? One set intersection with the
+    words of the text rather than a search per name (an index knows hundreds)."""
+    if not extra:
+        return False
+    if _EXTRA_MEMO[0] is not extra:
+        ascii_names = frozenset(n.encode() for n in extra if n.isascii())
+        _EXTRA_MEMO[:] = [extra, ascii_names, tuple(n.encode() for n in extra if not n.isascii())]
+    return not _EXTRA_MEMO[1].isdisjoint(facts.raw_words()) or any(n in facts.raw for n in _EXTRA_MEMO[2])
 
 
 def screen(source: Union[str, bytes], rules: Sequence[Any], settings: Any, index: Any) -> bool:
@@ -844,11 +860,11 @@ def passing(source: Union[str, bytes], rules: Sequence[Any], settings: Any, inde
     triggers, then (unless SQLALINT_NO_PREFILTER) each rule's condition; everything decided
     before libcst. The others need not run."""
     extra = index.trigger_names() if index is not None else ()
-    if not rules or not worth_parsing(source, rules, extra):
+    facts = facts_of(source)
+    if not rules or not worth_parsing(facts, rules, extra):
         return []
     if not enabled():
         return list(rules)
-    facts = facts_of(source)
     project = project_names(settings, index)
     return [rule for rule in rules if could_match(facts, [rule], project)]
 

@@ -4,9 +4,7 @@ libcst costs about ten times CPython's ``ast`` per line, and most of a file that
 prefilter is functions and classes that no selected rule can report on (a models module
 read for one legacy import, a service module for two ``.all()`` calls). Before libcst
 parses such a file, :func:`prune` uses ``ast`` to find its definitions (module-level
-functions and classes; the methods of classes and their ``name = value`` attributes, except
-``id`` and dunder names, which say whether a class is a mapped model) and replaces each one
-that is *cold*
+functions and classes, and the methods of classes) and replaces each one that is *cold*
 with a stub that binds the same name to a value inference does not know, on the same
 lines:
 
@@ -76,11 +74,8 @@ class Pruned:
 
 @dataclass
 class _Definition:
-    """A function, a class, or an assignment to one name in a class body (an attribute)."""
-
-    node: ast.stmt
-    name: str
-    first: int  # 0-based line of its first decorator, or of its first token
+    node: Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
+    first: int  # 0-based line of its first decorator, or of the def/class keyword
     last: int  # 0-based, inclusive
     children: list["_Definition"]
     parent: Optional["_Definition"]
@@ -89,10 +84,6 @@ class _Definition:
     @property
     def is_class(self) -> bool:
         return isinstance(self.node, ast.ClassDef)
-
-    @property
-    def is_function(self) -> bool:
-        return isinstance(self.node, (ast.FunctionDef, ast.AsyncFunctionDef))
 
 
 def prune(text: str, hot: "Hot") -> Optional[Pruned]:
@@ -120,7 +111,7 @@ def prune(text: str, hot: "Hot") -> Optional[Pruned]:
         found, line = False, first
         for definition in inner:
             found = line < definition.first and search(text, starts[line], starts[definition.first]) or found
-            if hot_in(definition.first, definition.last, definition.children, not definition.is_function):
+            if hot_in(definition.first, definition.last, definition.children, definition.is_class):
                 definition.keep = found = True
             elif _REBINDS.search(text, starts[definition.first], starts[definition.last + 1]):
                 definition.keep = True
@@ -147,46 +138,17 @@ def prune(text: str, hot: "Hot") -> Optional[Pruned]:
 
 def _definitions(body: list[ast.stmt], line_count: int, parent: Optional[_Definition]) -> list[_Definition]:
     found = []
-    for position, node in enumerate(body):
-        if node.end_lineno is None:
-            continue
-        if isinstance(node, _DEFINITIONS):
-            name = node.name
+    for node in body:
+        if isinstance(node, _DEFINITIONS) and node.end_lineno is not None:
             first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-        elif parent is not None and _owns_its_lines(body, position):
-            name = _attribute(node)
-            first = node.lineno - 1
-        else:
-            continue
-        last = node.end_lineno - 1
-        if name is None or not 0 <= first <= last < line_count:
-            continue
-        definition = _Definition(node, name, first, last, [], parent)
-        if definition.is_class:
-            definition.children = _definitions(node.body, line_count, definition)
-        # What model inference reads in a class body (infer._declares_table and co.)
-        definition.keep = not (definition.is_class or definition.is_function) and \
-            (name == "id" or name.startswith("__"))
-        found.append(definition)
+            last = node.end_lineno - 1
+            if not 0 <= first <= last < line_count:
+                continue
+            definition = _Definition(node, first, last, [], parent)
+            if definition.is_class:
+                definition.children = _definitions(node.body, line_count, definition)
+            found.append(definition)
     return found
-
-
-def _attribute(node: ast.stmt) -> Optional[str]:
-    """The name a class-level ``name = value`` (or ``name: T = value``) binds."""
-    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-        return node.targets[0].id
-    if isinstance(node, ast.AnnAssign) and node.value is not None and isinstance(node.target, ast.Name):
-        return node.target.id
-    return None
-
-
-def _owns_its_lines(body: list[ast.stmt], position: int) -> bool:
-    """No other statement of ``body`` shares a line with this one (``a = 1; b = 2``)."""
-    node = body[position]
-    before = body[position - 1] if position else None
-    after = body[position + 1] if position + 1 < len(body) else None
-    return (before is None or (before.end_lineno or 0) < node.lineno) and \
-        (after is None or after.lineno > (node.end_lineno or 0))
 
 
 def _keep_callers(definitions: list[_Definition], text: str, starts: list[int]) -> None:
@@ -194,7 +156,7 @@ def _keep_callers(definitions: list[_Definition], text: str, starts: list[int]) 
     opens a Session), and their classes, until that adds nothing."""
     functions = list(_functions(definitions))
     while True:
-        called = {d.name for d in functions if d.keep}
+        called = {d.node.name for d in functions if d.keep}
         if not called:
             return
         calls = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(called))) + r")[\s\\]*\(")
@@ -213,14 +175,14 @@ def _functions(definitions: list[_Definition]) -> Iterator[_Definition]:
     for definition in definitions:
         if definition.is_class:
             yield from _functions(definition.children)
-        elif definition.is_function:
+        else:
             yield definition
 
 
 def _keep_named(definitions: list[_Definition], named: set[str]) -> bool:
     added = False
     for definition in definitions:
-        if not definition.keep and definition.name in named:
+        if not definition.keep and definition.node.name in named:
             definition.keep = added = True
         if definition.keep:
             added = _keep_named(definition.children, named) or added
@@ -249,7 +211,7 @@ def _render(text: str, lines: list[str], starts: list[int],
         start, end = starts[first], starts[last + 1]
         pieces.append(text[done:start])
         size += start - done
-        stub = _stub(lines, first, last, definition.name)
+        stub = _stub(lines, first, last, definition.node.name)  # type: ignore[attr-defined]
         pieces.append(stub)
         spans.append((size, size + len(stub), start, end))
         size += len(stub)

@@ -135,27 +135,6 @@ def unrelated():
     assert "unrelated=(...," in pruned.text
 
 
-def test_class_attributes_are_cut_unless_named_or_read_by_inference():
-    source = '''\
-class Event(Base):
-    __tablename__ = "events"
-    id = Column(Integer, primary_key=True)
-    title = Column(
-        String,
-    )
-    starts = Column(DateTime)
-    a = 1; b = 2
-
-    def load(self, session):
-        return session.execute(select(Event).order_by(Event.starts))
-'''
-    pruned = prune(source, _hot("SLA402"))
-    assert pruned is not None
-    assert pruned.text == source.replace('''    title = Column(
-        String,
-    )''', '    title=(...,"""\n\n""")[0]')
-
-
 def test_a_definition_that_rebinds_a_module_name_is_kept():
     source = 'SQL = "SELECT 1"\n\n\ndef change():\n    global SQL\n    SQL = make()\n\n\ndef run(c):\n    c.execute(SQL)\n'
     pruned = prune(source, _hot("SLA402"))

@@ -63,7 +63,7 @@ class Plugin:
         settings, index = analysis_for(self.filename)
         source = "".join(self.lines)
         module, is_package = module_name(Path(self.filename), settings.root)
-        result = lint_source(source, self.filename, settings, index, module, is_package, noqa=False)
+        result = lint_source(source, self.filename, settings, index, module, is_package, noqa=False, prune=True)
         for error in result.errors:
             LOG.warning("sqlalint: internal error in rule %s on %s: %s", error.code, error.path, error.message)
         ignored = Suppressions(source, noqa=False)  # ``# sqlalint: ignore[...]``; flake8 does noqa

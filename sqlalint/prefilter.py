@@ -674,11 +674,13 @@ class Where:
     opens: bool = False
     # Uses of the names that module-level or class-level assignments matching ``level`` bind.
     uses: bool = False
-    # Calls of what the module imports under a name matching this (``text as sql``).
+    # Uses of what the module imports under a name matching this (``text as sql``).
     imported: Optional[str] = None
 
 
 HOT: dict[str, Where] = {
+    # A cache decorator; its fix removes the import the decorator used, if nothing else does.
+    "SLA201": Where(r"cache", level=r"cache", imported=r"cache|lru_cache|cached_property"),
     "SLA202": Where(level=r"Session|session|sessionmaker", uses=True),  # its fix rewrites the uses
     "SLA204": Where(opens=True),  # ``x = <opener>()`` in a function
     "SLA301": Where(lambda text: _loads_here(Facts(text), sessions=True)),
@@ -731,19 +733,23 @@ class Hot:
         if self.opener_names is None and not self.uses and self.imported is None:
             return self
         patterns = list(self.patterns)
-        names = set(self.openers or ())
+        openers, imported = set(self.openers or ()), set()
         for statement in _module_level(tree.body):
             if isinstance(statement, (ast.Import, ast.ImportFrom)):
                 for alias in statement.names:
-                    if self.opener_names is not None and self.opener_names.search(alias.name) or \
-                            self.imported is not None and self.imported.search(alias.name):
-                        names.add(alias.asname or alias.name.partition(".")[0])
+                    bound = alias.asname or alias.name.partition(".")[0]
+                    if self.opener_names is not None and self.opener_names.search(alias.name):
+                        openers.add(bound)
+                    if self.imported is not None and self.imported.search(alias.name):
+                        imported.add(bound)
             elif self.opener_names is not None and self.opener_names.search(text, *_span(statement, starts)):
-                names.update(_assigned_names(statement))
+                openers.update(_assigned_names(statement))
         if self.opener_names is not None:
             patterns.append(_SESSION_WORD + r"\w*" + _CALL)
-        if names:
-            patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")" + _CALL)
+            if openers:
+                patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(openers))) + r")" + _CALL)
+        if imported:
+            patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(imported))) + r")\b")
         if self.uses and self.level is not None:
             bound = set()
             for statement in _level_statements(tree.body):

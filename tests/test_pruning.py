@@ -196,6 +196,32 @@ def test_session_rules_keep_openers_their_callers_and_class_level_sessions():
     assert "registry = sessionmaker()" in pruned.text
 
 
+def test_cache_decorators_under_another_name_are_hot():
+    source = '''\
+from functools import lru_cache as memo
+from sqlalchemy.orm import Session
+
+
+@memo
+def get_session():
+    return Session()
+
+
+@memo
+def settings():
+    return {}
+
+
+def other():
+    return 1
+'''
+    pruned = prune(source, prefilter.hot_pattern(["SLA201"]))
+    assert pruned is not None
+    # Both decorated functions stay: the fix may remove the import only if nothing else uses it.
+    assert "def get_session" in pruned.text and "def settings" in pruned.text
+    assert "other=(...," in pruned.text
+
+
 def test_project_session_factories_are_openers():
     source = "from app.db import make\n\n\ndef f():\n    s = make()\n\n\ndef g(db_session):\n    pass\n"
     assert prune(source, prefilter.hot_pattern(["SLA204"], prefilter.Project())) is None

@@ -140,7 +140,7 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
         return result
     analysed, pruned = source, None
     if prune and tree is None and pruning.enabled():
-        hot = prefilter.hot_pattern([rule.code for rule in rules], prefilter.project_names(settings, index))
+        hot = pruning.hot_pattern([rule.code for rule in rules], prefilter.project_names(settings, index))
         if hot is not None:
             pruned = pruning.prune(source, hot)
             if pruned is None:

@@ -21,7 +21,7 @@ module and class namespaces keep the same names (a stub's value is unknown to in
 so rules stay silent about it). Offsets move: :meth:`Pruned.original` maps them back.
 
 Only rules whose findings depend on the function they are in (and on module-level code,
-which is never cut) allow pruning: those in prefilter.HOT. Fixing never prunes.
+which is never cut) allow pruning: those in HOT. Fixing never prunes.
 """
 from __future__ import annotations
 
@@ -30,18 +30,182 @@ import bisect
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
-if TYPE_CHECKING:
-    from sqlalint.prefilter import Hot
+from sqlalint.prefilter import Facts, Project, loads_here
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _REBINDS = re.compile(r"\b(?:global|nonlocal)\b")
 _WORD = re.compile(r"\w+")
-# Python ends lines at \r, \n and \r\n only; \f and \v are whitespace to it but line breaks
-# to str.splitlines: such files are analysed whole rather than reasoned about.
+# A lone \r, a form feed, a vertical tab or a NUL: where Python, libcst and _LINE could
+# disagree on lines (or on parsing at all). Such a file is analysed whole.
 _ODD = re.compile(r"\r(?!\n)|[\f\v\x00]")
+
+
+# Where a finding of each rule can be. The rules listed report only on code
+# that holds what their entry says, and what else decides a finding (and its fix) is in the
+# same function, in module-level code, or in a definition it names. A file whose screened
+# rules are all listed is analysed without its other definitions.
+@dataclass(frozen=True)
+class Where:
+    inside: Union[None, str, Callable[[bytes], bool]] = None  # in a function's text
+    level: Optional[str] = None  # in module-level or class-level code
+    # Calls of what may open a Session (Hot.bind says what), and calls of functions that do.
+    opens: bool = False
+    # Uses of the names that module-level or class-level assignments matching ``level`` bind.
+    uses: bool = False
+    # Uses of what the module imports under a name matching this (``text as sql``).
+    imported: Optional[str] = None
+
+
+HOT: dict[str, Where] = {
+    # A cache decorator; its fix removes the import the decorator used, if nothing else does.
+    "SLA201": Where(r"cache", level=r"cache", imported=r"cache|lru_cache|cached_property"),
+    "SLA202": Where(level=r"Session|session|sessionmaker", uses=True),  # its fix rewrites the uses
+    "SLA204": Where(opens=True),  # ``x = <opener>()`` in a function
+    "SLA301": Where(lambda text: loads_here(Facts(text), sessions=True)),
+    "SLA302": Where(r"\blen\b"),
+    "SLA401": Where(r"(?:execute|exec_driver_sql|text)" + r"[\s\\]*\(", imported=r"text"),
+    "SLA402": Where(r"execute[\s\\]*\("),
+    "SLA501": Where(r"MetaData|declarative_base"),
+    "SLA502": Where(r"declarative"),
+}
+_CALL = r"[\s\\]*\("
+_SESSION_WORD = r"(?i:session)"
+
+
+class Hot:
+    """Where a finding of some rules can be: ``search(text, start, end)`` in a function's
+    text, ``search_level`` in module-level or class-level code (as a compiled regular
+    expression's search: patterns, and conditions on the bytes of that span).
+    :meth:`bind` adds what depends on the module: the names it binds to what may open a
+    Session (``openers``: the project's), the names ``level`` code binds (``uses``); then a
+    function that calls a hot function is hot too (``callers``)."""
+
+    def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes], bool]],
+                 level: Sequence[str], openers: Optional[frozenset] = None, uses: bool = False,
+                 callers: bool = False, imported: Sequence[str] = ()):
+        self.patterns, self.level_patterns = tuple(patterns), tuple(level)
+        self.openers, self.uses, self.callers = openers, uses, callers
+        self.imported = re.compile(r"(?:^|\.)(?:" + "|".join(imported) + r")$") if imported else None
+        self.pattern = _either(patterns)
+        self.places = tuple(places)
+        self.level = _either(level)
+        # What may open a Session: a name that says so, or one the project defines.
+        self.opener_names = None if openers is None else re.compile(
+            _SESSION_WORD + (r"|\b(?:" + "|".join(map(re.escape, sorted(openers))) + r")\b" if openers else ""))
+
+    def search(self, text: str, start: int = 0, end: Optional[int] = None) -> bool:
+        end = len(text) if end is None else end
+        if self.pattern is not None and self.pattern.search(text, start, end):
+            return True
+        if self.places:
+            data = text[start:end].encode("utf-8", "surrogatepass")
+            return any(place(data) for place in self.places)
+        return False
+
+    def search_level(self, text: str, start: int = 0, end: Optional[int] = None) -> bool:
+        end = len(text) if end is None else end
+        return self.search(text, start, end) or self.level is not None and bool(self.level.search(text, start, end))
+
+    def bind(self, tree: ast.Module, text: str, starts: Sequence[int]) -> "Hot":
+        """This, for one module (``starts``: where each of its lines starts)."""
+        if self.opener_names is None and not self.uses and self.imported is None:
+            return self
+        patterns = list(self.patterns)
+        openers, imported = set(self.openers or ()), set()
+        for statement in _module_level(tree.body):
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                for alias in statement.names:
+                    bound = alias.asname or alias.name.partition(".")[0]
+                    if self.opener_names is not None and self.opener_names.search(alias.name):
+                        openers.add(bound)
+                    if self.imported is not None and self.imported.search(alias.name):
+                        imported.add(bound)
+            elif self.opener_names is not None and self.opener_names.search(text, *_span(statement, starts)):
+                openers.update(_assigned_names(statement))
+        if self.opener_names is not None:
+            patterns.append(_SESSION_WORD + r"\w*" + _CALL)
+            if openers:
+                patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(openers))) + r")" + _CALL)
+        if imported:
+            patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(imported))) + r")\b")
+        if self.uses and self.level is not None:
+            bound = set()
+            for statement in _level_statements(tree.body):
+                if self.level.search(text, *_span(statement, starts)):
+                    bound.update(_assigned_names(statement))
+            if bound:
+                patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(bound))) + r")\b")
+        return Hot(patterns, self.places, self.level_patterns, callers=self.opener_names is not None)
+
+
+def _span(statement: ast.stmt, starts: Sequence[int]) -> tuple[int, int]:
+    return starts[statement.lineno - 1], starts[(statement.end_lineno or statement.lineno)]
+
+
+def _assigned_names(statement: ast.stmt) -> Iterator[str]:
+    """The plain names an assignment binds."""
+    if isinstance(statement, ast.Assign):
+        targets = statement.targets
+    elif isinstance(statement, ast.AnnAssign):
+        targets = [statement.target]
+    else:
+        return
+    for target in targets:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                yield node.id
+
+
+def _level_statements(statements: list) -> Iterator[Any]:
+    """Module-level statements and class-level statements of classes, at any depth."""
+    for statement in _module_level(statements):
+        if isinstance(statement, ast.ClassDef):
+            yield from _level_statements(statement.body)
+        else:
+            yield statement
+
+
+def _either(patterns: Sequence[str]) -> Optional["re.Pattern[str]"]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def _module_level(statements: list) -> Iterable[Any]:
+    """Module-level statements, those under ``if``/``try``/``with`` too."""
+    for statement in statements:
+        yield statement
+        if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for block in ("body", "orelse", "finalbody"):
+                inner = getattr(statement, block, None)
+                if isinstance(inner, list):
+                    yield from _module_level(inner)
+            for handler in getattr(statement, "handlers", ()):
+                yield from _module_level(handler.body)
+
+
+_HOT_MEMO: dict[tuple, Hot] = {}
+
+
+def hot_pattern(codes: Iterable[str], project: Optional[Project] = None) -> Optional[Hot]:
+    """Where a finding of any of ``codes`` can be; None when one of them is not in HOT
+    (its findings can depend on any definition of the file). ``project``: names the
+    project defines (what may open a Session)."""
+    key = tuple(sorted(set(codes)))
+    if not all(code in HOT for code in key):
+        return None
+    found = [HOT[code] for code in key]
+    openers = (project.sessions if project is not None else frozenset()) if any(w.opens for w in found) else None
+    memo = (key, openers)
+    if memo not in _HOT_MEMO:
+        if len(_HOT_MEMO) > 64:
+            _HOT_MEMO.clear()
+        _HOT_MEMO[memo] = Hot([w.inside for w in found if isinstance(w.inside, str)],
+                              [w.inside for w in found if callable(w.inside)],
+                              [w.level for w in found if w.level], openers, any(w.uses for w in found),
+                              imported=[w.imported for w in found if w.imported])
+    return _HOT_MEMO[memo]
 
 
 def enabled() -> bool:
@@ -86,7 +250,7 @@ class _Definition:
         return isinstance(self.node, ast.ClassDef)
 
 
-def prune(text: str, hot: "Hot") -> Optional[Pruned]:
+def prune(text: str, hot: Hot) -> Optional[Pruned]:
     """``text`` with its cold definitions stubbed; ``text`` itself when nothing is cut or it
     cannot be reasoned about (not valid Python for ``ast``); None when nothing in it, kept
     or not, matches ``hot``: no rule being run can report on it."""

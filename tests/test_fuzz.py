@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # conftest, when run a
 from conftest import CASES  # noqa: E402
 from sqlalint.config import Settings  # noqa: E402
 from sqlalint.engine import fix_source, lint_source, parses  # noqa: E402
-from sqlalint.prefilter import HOT  # noqa: E402
+from sqlalint.pruning import HOT  # noqa: E402
 from sqlalint.rules import ALL_RULES  # noqa: E402
 
 EXAMPLES = int(os.environ.get("SQLALINT_FUZZ_EXAMPLES", "0"))

@@ -7,14 +7,14 @@ from pathlib import Path
 import libcst
 import pytest
 
-from sqlalint import prefilter
+from sqlalint import prefilter, pruning
 from sqlalint.config import Settings
 from sqlalint.engine import lint_source
 from sqlalint.pruning import prune
 from sqlalint.rules import ALL_RULES
 
 CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
-PRUNABLE = [rule for rule in ALL_RULES if rule.code in prefilter.HOT]
+PRUNABLE = [rule for rule in ALL_RULES if rule.code in pruning.HOT]
 
 MODULE = '''\
 """Orders."""
@@ -45,8 +45,8 @@ def tail(): return 2
 '''
 
 
-def _hot(*codes: str) -> prefilter.Hot:
-    hot = prefilter.hot_pattern(codes)
+def _hot(*codes: str) -> pruning.Hot:
+    hot = pruning.hot_pattern(codes)
     assert hot is not None
     return hot
 
@@ -136,7 +136,8 @@ def unrelated():
 
 
 def test_a_definition_that_rebinds_a_module_name_is_kept():
-    source = 'SQL = "SELECT 1"\n\n\ndef change():\n    global SQL\n    SQL = make()\n\n\ndef run(c):\n    c.execute(SQL)\n'
+    source = ('SQL = "SELECT 1"\n\n\ndef change():\n    global SQL\n    SQL = make()\n\n\n'
+              'def run(c):\n    c.execute(SQL)\n')
     pruned = prune(source, _hot("SLA402"))
     assert pruned is not None and "global SQL" in pruned.text
 
@@ -152,7 +153,7 @@ def test_odd_line_breaks_and_syntax_errors_are_analysed_whole():
 
 
 def test_rules_whose_findings_can_depend_on_any_definition_do_not_prune():
-    assert prefilter.hot_pattern(["SLA301", "SLA203"]) is None
+    assert pruning.hot_pattern(["SLA301", "SLA203"]) is None
 
 
 OPENS = '''\
@@ -187,7 +188,7 @@ def unrelated(db_session):
 
 
 def test_session_rules_keep_openers_their_callers_and_class_level_sessions():
-    pruned = prune(OPENS, prefilter.hot_pattern(["SLA202", "SLA204"], prefilter.Project()))
+    pruned = prune(OPENS, pruning.hot_pattern(["SLA202", "SLA204"], prefilter.Project()))
     assert pruned is not None
     kept = {name for name in ("get_db", "load", "fresh", "run", "unrelated") if f"def {name}" in pruned.text}
     # get_db calls Factory (bound to a sessionmaker), load calls get_db, fresh an alias of
@@ -215,7 +216,7 @@ def settings():
 def other():
     return 1
 '''
-    pruned = prune(source, prefilter.hot_pattern(["SLA201"]))
+    pruned = prune(source, pruning.hot_pattern(["SLA201"]))
     assert pruned is not None
     # Both decorated functions stay: the fix may remove the import only if nothing else uses it.
     assert "def get_session" in pruned.text and "def settings" in pruned.text
@@ -224,8 +225,8 @@ def other():
 
 def test_project_session_factories_are_openers():
     source = "from app.db import make\n\n\ndef f():\n    s = make()\n\n\ndef g(db_session):\n    pass\n"
-    assert prune(source, prefilter.hot_pattern(["SLA204"], prefilter.Project())) is None
-    pruned = prune(source, prefilter.hot_pattern(["SLA204"], prefilter.Project(sessions=frozenset({"make"}))))
+    assert prune(source, pruning.hot_pattern(["SLA204"], prefilter.Project())) is None
+    pruned = prune(source, pruning.hot_pattern(["SLA204"], prefilter.Project(sessions=frozenset({"make"}))))
     assert pruned is not None and "def f" in pruned.text and "def g" not in pruned.text
 
 

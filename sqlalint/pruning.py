@@ -60,8 +60,9 @@ class Where:
 
 
 HOT: dict[str, Where] = {
-    # A cache decorator; its fix removes the import the decorator used, if nothing else does.
-    "SLA201": Where(r"cache", level=r"cache", imported=r"cache|lru_cache|cached_property"),
+    # A cache decorator; its fix removes the import the decorator used (``functools``, or
+    # ``lru_cache``) if nothing else uses it, so every use of those names stays.
+    "SLA201": Where(r"cache", level=r"cache", imported=r"functools|cache|lru_cache|cached_property"),
     "SLA202": Where(level=r"Session|session|sessionmaker", uses=True),  # its fix rewrites the uses
     "SLA204": Where(opens=True),  # ``x = <opener>()`` in a function
     "SLA301": Where(lambda text: loads_here(Facts(text), sessions=True)),

@@ -223,6 +223,27 @@ def other():
     assert "other=(...," in pruned.text
 
 
+def test_the_module_a_cache_decorator_comes_from_stays_used():
+    # The fix removes `import functools` only when nothing else uses it: found by fuzzing.
+    source = '''\
+import functools
+from sqlalchemy.orm import Session
+
+
+@functools.lru_cache()
+def get_session():
+    return Session()
+
+
+def helper():
+    return functools.partial(print)
+'''
+    rules = [rule for rule in ALL_RULES if rule.code == "SLA201"]
+    _same(source, Settings(), rules)
+    [finding] = lint_source(source, "example.py", Settings(), rules=rules, prune=True).diagnostics
+    assert [(e.start, e.end, e.content) for e in finding.fix.edits] == [(54, 77, "")]  # the decorator only
+
+
 def test_project_session_factories_are_openers():
     source = "from app.db import make\n\n\ndef f():\n    s = make()\n\n\ndef g(db_session):\n    pass\n"
     assert prune(source, pruning.hot_pattern(["SLA204"], prefilter.Project())) is None

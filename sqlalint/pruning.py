@@ -80,22 +80,25 @@ class Hot:
     """Where a finding of some rules can be: ``search(text, start, end)`` in a function's
     text, ``search_level`` in module-level or class-level code (as a compiled regular
     expression's search: patterns, and conditions on the bytes of that span).
-    :meth:`bind` adds what depends on the module: the names it binds to what may open a
-    Session (``openers``: the project's), the names ``level`` code binds (``uses``); then a
-    function that calls a hot function is hot too (``callers``)."""
+
+    :meth:`bind` adds what depends on the module. With ``opens``: calls of the names it
+    binds to what may open a Session (a name that says ``session``, one of ``project``'s
+    session and engine names, or a name bound to one of those), and a function that calls
+    a hot function is hot too (``callers``). With ``uses``: uses of the names that
+    module-level or class-level assignments bind to what ``level`` (or ``project``) names.
+    With ``imported``: uses of what the module imports under a matching name."""
 
     def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes], bool]],
-                 level: Sequence[str], openers: Optional[frozenset] = None, uses: bool = False,
-                 callers: bool = False, imported: Sequence[str] = ()):
+                 level: Sequence[str], project: frozenset = frozenset(), *, opens: bool = False,
+                 uses: bool = False, imported: Sequence[str] = (), callers: bool = False):
         self.patterns, self.level_patterns = tuple(patterns), tuple(level)
-        self.openers, self.uses, self.callers = openers, uses, callers
+        self.opens, self.uses, self.callers = opens, uses, callers
         self.imported = re.compile(r"(?:^|\.)(?:" + "|".join(imported) + r")$") if imported else None
         self.pattern = _either(patterns)
         self.places = tuple(places)
         self.level = _either(level)
-        # What may open a Session: a name that says so, or one the project defines.
-        self.opener_names = None if openers is None else re.compile(
-            _SESSION_WORD + (r"|\b(?:" + "|".join(map(re.escape, sorted(openers))) + r")\b" if openers else ""))
+        self.sessions = re.compile(_SESSION_WORD + (r"|" + _words_of(project) if project else ""))
+        self.project = re.compile(_words_of(project)) if project else None
 
     def search(self, text: str, start: int = 0, end: Optional[int] = None) -> bool:
         end = len(text) if end is None else end
@@ -112,34 +115,55 @@ class Hot:
 
     def bind(self, tree: ast.Module, text: str, starts: Sequence[int]) -> "Hot":
         """This, for one module (``starts``: where each of its lines starts)."""
-        if self.opener_names is None and not self.uses and self.imported is None:
+        if not (self.opens or self.uses or self.imported):
             return self
         patterns = list(self.patterns)
-        openers, imported = set(self.openers or ()), set()
-        for statement in _module_level(tree.body):
-            if isinstance(statement, (ast.Import, ast.ImportFrom)):
-                for alias in statement.names:
-                    bound = alias.asname or alias.name.partition(".")[0]
-                    if self.opener_names is not None and self.opener_names.search(alias.name):
-                        openers.add(bound)
-                    if self.imported is not None and self.imported.search(alias.name):
-                        imported.add(bound)
-            elif self.opener_names is not None and self.opener_names.search(text, *_span(statement, starts)):
-                openers.update(_assigned_names(statement))
-        if self.opener_names is not None:
+        if self.imported is not None:
+            imported = {alias.asname or alias.name.partition(".")[0]
+                        for statement in _module_level(tree.body)
+                        if isinstance(statement, (ast.Import, ast.ImportFrom))
+                        for alias in statement.names if self.imported.search(alias.name)}
+            if imported:
+                patterns.append(_words_of(imported))
+        if self.opens:
+            openers = set.union(*_bound_to(self.sessions, _module_level(tree.body), text, starts))
             patterns.append(_SESSION_WORD + r"\w*" + _CALL)
             if openers:
                 patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(openers))) + r")" + _CALL)
-        if imported:
-            patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(imported))) + r")\b")
         if self.uses and self.level is not None:
-            bound = set()
-            for statement in _level_statements(tree.body):
-                if self.level.search(text, *_span(statement, starts)):
-                    bound.update(_assigned_names(statement))
+            level = self.level if self.project is None else re.compile(
+                self.level.pattern + "|" + self.project.pattern)
+            # Assignments only: an import is no Session instance (``db: Session`` hints).
+            bound = _bound_to(level, _level_statements(tree.body), text, starts)[1]
             if bound:
-                patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(bound))) + r")\b")
-        return Hot(patterns, self.places, self.level_patterns, callers=self.opener_names is not None)
+                patterns.append(_words_of(bound))
+        return Hot(patterns, self.places, self.level_patterns, callers=self.opens)
+
+
+def _words_of(names: Iterable[str]) -> str:
+    return r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b"
+
+
+def _bound_to(pattern: "re.Pattern[str]", statements: Iterable[ast.stmt], text: str,
+              starts: Sequence[int]) -> tuple[set[str], set[str]]:
+    """The names that imports, and those that assignments, among ``statements`` bind to
+    what ``pattern`` finds in them, or to a name bound so (``factory = sessionmaker()``,
+    then ``Factory = factory``), until that adds nothing."""
+    statements = [s for s in statements if isinstance(s, (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign))]
+    imported: set[str] = set()
+    assigned: set[str] = set()
+    current = pattern
+    while True:
+        before = len(imported) + len(assigned)
+        for statement in statements:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                imported.update(alias.asname or alias.name.partition(".")[0] for alias in statement.names
+                                if current.search(alias.name))
+            elif current.search(text, *_span(statement, starts)):
+                assigned.update(_assigned_names(statement))
+        if len(imported) + len(assigned) == before:
+            return imported, assigned
+        current = re.compile(pattern.pattern + "|" + _words_of(imported | assigned))
 
 
 def _span(statement: ast.stmt, starts: Sequence[int]) -> tuple[int, int]:
@@ -191,20 +215,21 @@ _HOT_MEMO: dict[tuple, Hot] = {}
 
 def hot_pattern(codes: Iterable[str], project: Optional[Project] = None) -> Optional[Hot]:
     """Where a finding of any of ``codes`` can be; None when one of them is not in HOT
-    (its findings can depend on any definition of the file). ``project``: names the
+    (its findings can depend on any definition of the file). ``project``: the names the
     project defines (what may open a Session)."""
     key = tuple(sorted(set(codes)))
     if not all(code in HOT for code in key):
         return None
     found = [HOT[code] for code in key]
-    openers = (project.sessions if project is not None else frozenset()) if any(w.opens for w in found) else None
-    memo = (key, openers)
+    names = project.sessions if project is not None and any(w.opens or w.uses for w in found) else frozenset()
+    memo = (key, names)
     if memo not in _HOT_MEMO:
         if len(_HOT_MEMO) > 64:
             _HOT_MEMO.clear()
         _HOT_MEMO[memo] = Hot([w.inside for w in found if isinstance(w.inside, str)],
                               [w.inside for w in found if callable(w.inside)],
-                              [w.level for w in found if w.level], openers, any(w.uses for w in found),
+                              [w.level for w in found if w.level], names,
+                              opens=any(w.opens for w in found), uses=any(w.uses for w in found),
                               imported=[w.imported for w in found if w.imported])
     return _HOT_MEMO[memo]
 

@@ -244,6 +244,34 @@ def helper():
     assert [(e.start, e.end, e.content) for e in finding.fix.edits] == [(54, 77, "")]  # the decorator only
 
 
+def test_global_sessions_keep_the_functions_that_use_them():
+    source = '''\
+from sqlalchemy.orm import Session, sessionmaker
+from app.db import make
+
+factory = sessionmaker()
+first = factory()
+second = make()
+
+
+def uses_first():
+    return first.get(1)
+
+
+def uses_second():
+    return second.get(1)
+
+
+def hinted(db: Session):
+    return db.get(1)
+'''
+    pruned = prune(source, pruning.hot_pattern(["SLA202"], prefilter.Project(sessions=frozenset({"make"}))))
+    assert pruned is not None
+    # The fix rewrites every use of a global Session; a type hint is no use of one.
+    assert "def uses_first" in pruned.text and "def uses_second" in pruned.text
+    assert "hinted=(...," in pruned.text
+
+
 def test_project_session_factories_are_openers():
     source = "from app.db import make\n\n\ndef f():\n    s = make()\n\n\ndef g(db_session):\n    pass\n"
     assert prune(source, pruning.hot_pattern(["SLA204"], prefilter.Project())) is None

@@ -400,8 +400,6 @@ def _iterates_query_call(code: bytes, match: "re.Match[bytes]", sessions: bool) 
 def _may_load_all(f: Facts, p: Project) -> bool:
     if not _loads_query(f, p):
         return False
-    if f.whole:
-        return True  # read whole: comments and strings could mislead the bracket scans
     return loads_here(f, _has_session(f, p))
 
 
@@ -409,7 +407,7 @@ def loads_here(f: Facts, sessions: bool) -> bool:
     """The places _may_load_all looks at: an ``.all()`` or a loop over a chain that may
     load rows. Also the hot places of SLA301 in one definition's text (``sessions``: True)."""
     if f.whole:
-        return True
+        return True  # read whole: comments and strings could mislead the bracket scans
     code, fstrings = f.flat
     if _ALL_CALL.search(fstrings) or _METHOD_CALL.search(fstrings):
         return True  # a chain inside an f-string's field: not in the flat code

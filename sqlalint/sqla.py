@@ -5,26 +5,16 @@ constructor?" and never compares spellings itself.
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 # Every rule is about names that resolve to these packages or to project-defined names.
 ANCHORS = (b"sqlalchemy", b"sqlmodel", b"flask_sqlalchemy")
 
 
-def names_sqlalchemy(data: bytes, extra: Sequence[str] = ()) -> bool:
-    """Do these bytes name SQLAlchemy, SQLModel, Flask-SQLAlchemy, or one of ``extra`` (the
-    project's own engines, factories and models)? Without it no rule can match; checked
-    before anything heavy is imported."""
-    return any(a in data for a in ANCHORS) or any(n in data for n in _encoded(extra))
+def names_sqlalchemy(data: bytes) -> bool:
+    """Do these bytes name SQLAlchemy, SQLModel or Flask-SQLAlchemy? Without it (or a
+    project-defined name: prefilter.worth_parsing) no rule can match; checked before
+    anything heavy is imported."""
+    return any(a in data for a in ANCHORS)
 
-
-_ENCODED: list = [None, ()]  # the last ``extra`` seen and its bytes: one index per run
-
-
-def _encoded(names: Sequence[str]) -> Sequence[bytes]:
-    if _ENCODED[0] is not names:
-        _ENCODED[:] = [names, tuple(n.encode() for n in names)]
-    return _ENCODED[1]
 
 ENGINE_CONSTRUCTORS = frozenset({
     "sqlalchemy.create_engine",

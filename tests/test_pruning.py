@@ -279,6 +279,22 @@ def test_project_session_factories_are_openers():
     assert pruned is not None and "def f" in pruned.text and "def g" not in pruned.text
 
 
+def test_the_runner_parses_the_pruned_text(monkeypatch, tmp_path):
+    from sqlalint import engine, runner
+
+    parsed = []
+    real = engine.cst.parse_module
+    monkeypatch.setattr(engine.cst, "parse_module", lambda text: parsed.append(text) or real(text))
+    source = MODULE + "\n\ndef query_all(session):\n    return session.execute('SELECT 1')\n"
+    path = tmp_path / "orders.py"
+    path.write_text(source)
+    report = runner.process_file(path, Settings(root=tmp_path), runner.Mode.CHECK, False)
+    # (``session`` is a parameter of unknown type: no SLA402.)
+    assert [(d.code, d.line, d.column) for d in report.diagnostics] == [("SLA502", 2, 1), ("SLA502", 21, 9)]
+    [text] = parsed
+    assert 'cold=(...,"""' in text and "def query_all" in text and text.count("\n") == source.count("\n")
+
+
 def _same(source: str, settings: Settings, rules) -> None:
     full = lint_source(source, "example.py", settings, rules=rules)
     pruned = lint_source(source, "example.py", settings, rules=rules, prune=True)

@@ -688,11 +688,6 @@ def _names_any(facts: "Facts", extra: Sequence[str]) -> bool:
     return not _EXTRA_MEMO[1].isdisjoint(facts.raw_words()) or any(n in facts.raw for n in _EXTRA_MEMO[2])
 
 
-def screen(source: Union[str, bytes], rules: Sequence[Any], settings: Any, index: Any) -> bool:
-    """May any of ``rules`` (rules, or codes) report on ``source``?"""
-    return bool(passing(source, rules, settings, index))
-
-
 def passing(source: Union[str, bytes], rules: Sequence[Any], settings: Any, index: Any) -> list:
     """Those of ``rules`` (rules, or codes) that may report on ``source``: the byte
     triggers, then (unless SQLALINT_NO_PREFILTER) each rule's condition; everything decided

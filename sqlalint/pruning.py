@@ -57,6 +57,9 @@ class Where:
     uses: bool = False
     # Uses of what the module imports under a name matching this (``text as sql``).
     imported: Optional[str] = None
+    # What decides a finding may be in a definition that the kept code names (a model
+    # class, a function whose return is inferred): keep those too.
+    named: bool = True
 
 
 HOT: dict[str, Where] = {
@@ -70,7 +73,7 @@ HOT: dict[str, Where] = {
     "SLA401": Where(r"(?:execute|exec_driver_sql|text)" + r"[\s\\]*\(", imported=r"text"),
     "SLA402": Where(r"execute[\s\\]*\("),
     "SLA501": Where(r"MetaData|declarative_base"),
-    "SLA502": Where(r"declarative"),
+    "SLA502": Where(r"declarative", named=False),  # an import statement decides alone
 }
 _CALL = r"[\s\\]*\("
 _SESSION_WORD = r"(?i:session)"
@@ -86,13 +89,14 @@ class Hot:
     session and engine names, or a name bound to one of those), and a function that calls
     a hot function is hot too (``callers``). With ``uses``: uses of the names that
     module-level or class-level assignments bind to what ``level`` (or ``project``) names.
-    With ``imported``: uses of what the module imports under a matching name."""
+    With ``imported``: uses of what the module imports under a matching name. ``named``:
+    keep the definitions that the kept code names."""
 
     def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes], bool]],
                  level: Sequence[str], project: frozenset = frozenset(), *, opens: bool = False,
-                 uses: bool = False, imported: Sequence[str] = (), callers: bool = False):
+                 uses: bool = False, imported: Sequence[str] = (), callers: bool = False, named: bool = True):
         self.patterns, self.level_patterns = tuple(patterns), tuple(level)
-        self.opens, self.uses, self.callers = opens, uses, callers
+        self.opens, self.uses, self.callers, self.named = opens, uses, callers, named
         self.imported = re.compile(r"(?:^|\.)(?:" + "|".join(imported) + r")$") if imported else None
         self.pattern = _either(patterns)
         self.places = tuple(places)
@@ -137,7 +141,7 @@ class Hot:
             bound = _bound_to(level, _level_statements(tree.body), text, starts)[1]
             if bound:
                 patterns.append(_words_of(bound))
-        return Hot(patterns, self.places, self.level_patterns, callers=self.opens)
+        return Hot(patterns, self.places, self.level_patterns, callers=self.opens, named=self.named)
 
 
 def _words_of(names: Iterable[str]) -> str:
@@ -230,7 +234,8 @@ def hot_pattern(codes: Iterable[str], project: Optional[Project] = None) -> Opti
                               [w.inside for w in found if callable(w.inside)],
                               [w.level for w in found if w.level], names,
                               opens=any(w.opens for w in found), uses=any(w.uses for w in found),
-                              imported=[w.imported for w in found if w.imported])
+                              imported=[w.imported for w in found if w.imported],
+                              named=any(w.named for w in found))
     return _HOT_MEMO[memo]
 
 
@@ -317,7 +322,7 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
     # Keep what the kept text names, until that adds nothing.
     while True:
         pruned, kept = _render(text, lines, starts, definitions)
-        if not _keep_named(definitions, set(_WORD.findall(kept))):
+        if not hot.named or not _keep_named(definitions, set(_WORD.findall(kept)), text, starts):
             break
     # Each stub is one statement that ends on the line its definition ended: where the
     # module's statements end, what positions are computed from, is the same. (A stub
@@ -369,14 +374,32 @@ def _functions(definitions: list[_Definition]) -> Iterator[_Definition]:
             yield definition
 
 
-def _keep_named(definitions: list[_Definition], named: set[str]) -> bool:
+def _keep_named(definitions: list[_Definition], named: set[str], text: str, starts: list[int]) -> bool:
+    """Keep the definitions that ``named`` names, and in each kept class the definitions its
+    own code names: a method is reached by name only from its class's body (``name =
+    full_name``, a decorator), never from another method, where bare names are globals."""
     added = False
     for definition in definitions:
         if not definition.keep and definition.node.name in named:
             definition.keep = added = True
-        if definition.keep:
-            added = _keep_named(definition.children, named) or added
+        if definition.keep and definition.children:
+            added = _keep_named(definition.children, _class_level_words(definition, text, starts),
+                                text, starts) or added
     return added
+
+
+def _class_level_words(definition: _Definition, text: str, starts: list[int]) -> set[str]:
+    """The words of a class's own code: its header and statements, and the decorators,
+    signatures and bases of the kept definitions in it (evaluated in the class's scope)."""
+    words, line = set(), definition.first
+    for child in definition.children:
+        words.update(_WORD.findall(text, starts[line], starts[child.first]))
+        if child.keep:
+            header_end = max(child.node.lineno, child.node.body[0].lineno - 1)
+            words.update(_WORD.findall(text, starts[child.first], starts[min(header_end, child.last + 1)]))
+        line = child.last + 1
+    words.update(_WORD.findall(text, starts[line], starts[definition.last + 1]))
+    return words
 
 
 def _render(text: str, lines: list[str], starts: list[int],

@@ -135,6 +135,81 @@ def unrelated():
     assert "unrelated=(...," in pruned.text
 
 
+def test_a_kept_class_keeps_the_methods_its_own_code_names():
+    source = '''\
+class Repository:
+    def cached(function):
+        return function
+
+    def aliased(self):
+        return 1
+
+    other = aliased
+
+    def called_from_a_method(self):
+        return 2
+
+    @cached
+    def run(self, session):
+        session.execute("SELECT 1")
+        return self.called_from_a_method()
+
+    def unused(self):
+        return 3
+'''
+    pruned = prune(source, _hot("SLA402"))
+    assert pruned is not None
+    # A bare name in a method is a global: only the class body and the kept methods'
+    # decorators and signatures (evaluated in the class's scope) reach a method by name.
+    assert pruned.text == '''\
+class Repository:
+    def cached(function):
+        return function
+
+    def aliased(self):
+        return 1
+
+    other = aliased
+
+    called_from_a_method=(...,"""
+""")[0]
+
+    @cached
+    def run(self, session):
+        session.execute("SELECT 1")
+        return self.called_from_a_method()
+
+    unused=(...,"""
+""")[0]
+'''
+
+
+def test_rules_that_need_no_definition_keep_none_for_being_named():
+    source = '''\
+from sqlalchemy.ext.declarative import declarative_base
+
+Base = declarative_base()
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+
+def run(session):
+    session.execute("SELECT 1")
+
+
+Order.registry = run
+'''
+    pruned = prune(source, _hot("SLA502"))
+    assert pruned is not None
+    assert "Order=(...," in pruned.text and "run=(...," in pruned.text
+    # SLA402's finding depends on what ``session`` is: the named class stays with it.
+    both = prune(source, _hot("SLA402", "SLA502"))
+    assert both is not None
+    assert "class Order(Base):" in both.text and "def run(session):" in both.text
+
+
 def test_a_definition_that_rebinds_a_module_name_is_kept():
     source = ('SQL = "SELECT 1"\n\n\ndef change():\n    global SQL\n    SQL = make()\n\n\n'
               'def run(c):\n    c.execute(SQL)\n')

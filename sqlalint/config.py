@@ -44,11 +44,7 @@ class Settings:
 
     def selected(self, codes: Iterable[str], path: Optional[str] = None) -> set[str]:
         """The codes among ``codes`` that apply (to ``path`` when given)."""
-        chosen = set()
-        for code in codes:
-            if any(code.startswith(p) for p in (*self.select, *self.extend_select)) and \
-                    not any(code.startswith(p) for p in self.ignore):
-                chosen.add(code)
+        chosen = set(_selected(tuple(codes), (*self.select, *self.extend_select), self.ignore))
         if path is not None and self.per_file_ignores:
             ignored = self.ignored_for(path)
             chosen = {c for c in chosen if not any(c.startswith(p) for p in ignored)}
@@ -73,6 +69,11 @@ class Settings:
     @property
     def table_size_map(self) -> Optional[dict[str, int]]:
         return dict(self.table_sizes) if self.table_sizes is not None else None
+
+
+@functools.lru_cache(maxsize=64)  # asked once per linted file, with the same codes
+def _selected(codes: tuple[str, ...], select: tuple[str, ...], ignore: tuple[str, ...]) -> frozenset:
+    return frozenset(code for code in codes if code.startswith(select) and not code.startswith(ignore))
 
 
 def _relative(path: str, root: Path) -> str:

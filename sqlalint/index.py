@@ -10,7 +10,9 @@ A file that does ``from app.db import SessionLocal`` cannot tell on its own what
    Summaries depend only on the file's bytes, so they are cached by content hash.
 2. Which files. Only files whose bytes name SQLAlchemy, SQLModel or Flask-SQLAlchemy are
    summarised first; then files that mention a name already found to be a fact (a
-   re-export, a ``get_db`` built on an imported factory), until nothing new turns up.
+   re-export, a ``get_db`` built on an imported factory) or star-import a module holding
+   one, until nothing new turns up. A name under a module of the project that is not
+   summarised is unknown.
    Many summaries missing from the cache are computed by a pool of forked processes.
    A round keeps the answers of the previous ones that its new modules cannot change
    (those that read no module name the round rebinds, and were not cut short by a cycle
@@ -407,6 +409,9 @@ class ProjectIndex:
         self.engine_factories = frozenset(engine_factories)
         self.modules: dict[str, _Module] = {}
         self.ambiguous: set[str] = set()  # module names two files claim: unknown
+        # The name of every module of the project, indexed or not: a name under one that is
+        # not indexed is unknown (its parent package does not bind it).
+        self.project_modules: set[str] = set()
         self.root: Optional[Path] = None
         self.files_total = 0
         self.files_parsed = 0
@@ -463,6 +468,7 @@ class ProjectIndex:
             except OSError:
                 continue
         index.files_total = len(pending)
+        index.project_modules = _module_names(root, [path for path, _ in pending])
         configured = {q.rpartition(".")[2] for q in (*index.session_factories, *index.engine_factories)}
         wanted = [item for item in pending if sqla.names_sqlalchemy(item[1])
                   or any(n.encode() in item[1] for n in configured)]
@@ -474,10 +480,11 @@ class ProjectIndex:
         with _Summarizer(cache_dir, jobs) as summarizer:
             while wanted:
                 summaries = summarizer.summaries([data for _, data in wanted])
-                new = index._add_round(root, wanted, summaries, primary, secondary, configured, seen_names)
-                if not new or not rest:
+                names, modules = index._add_round(root, wanted, summaries, primary, secondary, configured,
+                                                  seen_names)
+                if not (names or modules) or not rest:
                     break
-                pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(new)) + rb")\b")
+                pattern = _may_bind(names, modules)
                 wanted = [item for item in rest if pattern.search(item[1])]
                 hit = {id(item) for item in wanted}
                 rest = [item for item in rest if id(item) not in hit]
@@ -485,8 +492,9 @@ class ProjectIndex:
 
     def _add_round(self, root: Path, wanted: list[tuple[Path, bytes]], summaries: Iterable[dict],
                    primary: dict[str, list], secondary: dict[str, list], configured: set[str],
-                   seen_names: set[str]) -> set[str]:
-        """Register one round's modules; the names that make further files worth indexing."""
+                   seen_names: set[str]) -> tuple[set[str], set[str]]:
+        """Register one round's modules. What makes further files worth indexing: the new
+        names of facts, and the last parts of the names of modules newly holding facts."""
         from sqlalint.files import module_name
 
         folders: dict[Path, list[str]] = {}
@@ -504,11 +512,11 @@ class ProjectIndex:
             if alias and alias != name:
                 secondary.setdefault(alias, []).append(module)
         self._register(primary, secondary)
-        names = set(self.trigger_names()) | configured
-        names |= {m.rpartition(".")[2] for m, _ in self._fact_modules()}
-        new = names - seen_names
+        names = (set(self.trigger_names()) | configured) - seen_names
         seen_names |= names
-        return new
+        modules = {"." + m.rpartition(".")[2] for m, _ in self._fact_modules()} - seen_names
+        seen_names |= modules
+        return names, {m[1:] for m in modules}
 
     def _register(self, primary: dict[str, list], secondary: dict[str, list]) -> None:
         """Module names: the root-relative name (what the linted file's model uses) and the
@@ -693,10 +701,11 @@ class ProjectIndex:
     def _split_uncached(self, qualified: str) -> Optional[tuple[_Module, list[str]]]:
         parts = qualified.split(".")
         for cut in range(len(parts) - 1, 0, -1):
-            module = self.modules.get(".".join(parts[:cut]))
+            prefix = ".".join(parts[:cut])
+            module = self.modules.get(prefix)
             if module is not None:
                 return module, parts[cut:]
-            if ".".join(parts[:cut]) in self.ambiguous:
+            if prefix in self.ambiguous or prefix in self.project_modules:
                 return None
         return None
 
@@ -963,11 +972,41 @@ class ProjectIndex:
         return self._removed
 
 
+def _may_bind(names: set[str], modules: set[str]) -> "re.Pattern[bytes]":
+    """What a module must hold to bind something the index would learn from: a word of
+    ``names`` (facts' names), or a star import of a module whose name ends in one of
+    ``modules``. Every other way to reach a fact (``db.SessionLocal``, ``import app.db``
+    then ``app.db.engine``) spells the fact's own name."""
+    found = []
+    if names:
+        found.append(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
+    if modules:
+        last = b"|".join(re.escape(m.encode()) for m in sorted(modules))
+        # Within one logical line: a scan that could run on across lines would be quadratic.
+        gap = rb"(?:[ \t]|\\\r?\n)"
+        found.append(rb"\bfrom" + gap + rb"+[\w. \t]*?\b(?:" + last + rb")" + gap + rb"*import" + gap + rb"*\(?" + gap
+                     + rb"*\*")
+    return re.compile(b"|".join(found))
+
+
 def _agree(values: list[Optional[Value]]) -> Optional[Value]:
     if not values or any(v is None for v in values):
         return None
     first = values[0]
     return first if all(v.kind is first.kind for v in values) else None  # type: ignore[union-attr]
+
+
+def _module_names(root: Path, paths: list[Path]) -> set[str]:
+    """Both names (see ProjectIndex._register) of each of ``paths``."""
+    from sqlalint.files import module_name
+
+    folders: dict[Path, list[str]] = {}
+    names = set()
+    for path in paths:
+        names.add(module_name(path, root)[0])
+        names.add(_package_name(path, folders)[0])
+    names.discard("")
+    return names
 
 
 def _package_name(path: Path, folders: Optional[dict[Path, list[str]]] = None) -> tuple[str, bool]:

@@ -295,21 +295,22 @@ def test_answers_kept_between_rounds_match_a_fresh_evaluation(name):
 
 def test_later_rounds_change_the_answers_they_can_affect(monkeypatch):
     # Round 1 indexes the files naming SQLAlchemy; `pkg.use` then reads `pkg.factory` and
-    # `pkg.custom` (a star re-export chasing itself until MAX_CHAIN), both unknown. Round 2
-    # adds them: the answers that read them are recomputed, the others kept.
-    rounds, tainted, memos = [], [], []
+    # (through `pkg`'s star import) `pkg.custom`: modules of the project not indexed yet,
+    # so unknown (not looked for in their parent package). Round 2 adds them: the answers
+    # that read them are recomputed, the others kept.
+    rounds, made, memos = [], [], []
     original = ProjectIndex._add_round
 
     def add_round(self, root, wanted, *args):
         rounds.append(sorted(path.relative_to(root).as_posix() for path, _ in wanted))
-        tainted.append(set(self._tainted))
+        made.append(self._lookup_memo.get("pkg.use.Made", "not asked"))
         memos.append(dict(self._memo))
         return original(self, root, wanted, *args)
 
     monkeypatch.setattr(ProjectIndex, "_add_round", add_round)
     index = project_index(Settings(root=FIXTURES / "rounds"), no_cache=True)
     assert rounds == [["pkg/__init__.py", "pkg/maker.py", "pkg/use.py"], ["pkg/custom/__init__.py", "pkg/factory.py"]]
-    assert "pkg.use.Made" in tainted[1]  # cut short by the chain guard in round 1
+    assert made == ["not asked", None]  # unknown after round 1
     assert where(index.lookup("pkg.use.Made")) == (Kind.SESSION_FACTORY, "Made", "rounds/pkg/use.py", 6)
     assert where(index.lookup("pkg.use.connection")) == (Kind.CONNECTION, "connection", "rounds/pkg/use.py", 7)
     assert index.lookup("pkg.engine").kind is Kind.ENGINE
@@ -390,3 +391,61 @@ def f(x):
     full = [node for node in _walk_scope(body, True) if isinstance(node, kinds)]
     fast = list(_walk_scope(body, False))
     assert fast == full and len(fast) == 15  # nested def and class: scopes of their own
+
+
+def _project(root: Path, files: dict[str, str]) -> ProjectIndex:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return project_index(Settings(root=root), no_cache=True)
+
+
+def _indexed(index: ProjectIndex) -> list[str]:
+    return sorted(module.path for module in index.modules.values())
+
+
+def test_later_rounds_index_what_names_a_fact_or_star_imports_its_module(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    index = _project(tmp_path, {
+        "app/__init__.py": "",
+        "app/db.py": "from sqlalchemy.orm import sessionmaker\n\nSessionLocal = sessionmaker()\n",
+        # Names no fact: star-imports the module holding one (over a continuation line).
+        "app/api/__init__.py": "from app.db \\\n    import *  # noqa: F403\n",
+        "app/api/users.py": "from app.api import SessionLocal\n\nMaker = SessionLocal\n",
+        # Says `db` (the last part of a module holding a fact), but binds nothing from it.
+        "app/notes.py": "db = 'the database'\nimport app.db\n",
+    })
+    assert _indexed(index) == ["app/api/__init__.py", "app/api/users.py", "app/db.py"]
+    assert where(index.lookup("app.api.SessionLocal")) == (Kind.SESSION_FACTORY, "SessionLocal", "app/db.py", 3)
+    assert where(index.lookup("app.api.users.Maker")) == (Kind.SESSION_FACTORY, "Maker", "app/api/users.py", 3)
+
+
+def test_a_name_under_a_module_not_indexed_is_unknown(tmp_path, monkeypatch):
+    # `pkg.tools.Maker`: pkg/tools.py binds no `Maker`, and is not indexed (it names no
+    # fact). Its parent package must not answer for it: through `pkg`'s star import,
+    # `pkg.impl.tools` is `other.tools`, which does bind a sessionmaker `Maker`.
+    monkeypatch.chdir(tmp_path)
+    index = _project(tmp_path, {
+        "pkg/__init__.py": "import sqlalchemy\n\nfrom .impl import *  # noqa: F403\n",
+        "pkg/impl.py": "import sqlalchemy\n\nfrom other import tools\n",
+        "pkg/tools.py": "VERSION = 1\n",
+        "other/__init__.py": "",
+        "other/tools.py": "from sqlalchemy.orm import sessionmaker\n\nMaker = sessionmaker()\n",
+    })
+    assert "pkg/tools.py" not in _indexed(index)
+    assert index.lookup("other.tools.Maker").kind is Kind.SESSION_FACTORY
+    assert index.lookup("pkg.tools.Maker") is None
+
+
+def test_star_imports_of_modules_holding_facts():
+    from sqlalint.index import _may_bind
+
+    found = _may_bind(set(), {"db"})
+    for text in (b"from app.db import *", b"from .db import*", b"from db import (*)", b"from app . db import *",
+                 b"x = 1; from app.db import *", b"from app.db \\\r\n import \\\n *"):
+        assert found.search(text), text
+    for text in (b"from app.dbx import *", b"from app.db import engine", b"from app.db.sub import *",
+                 b"import app.db", b"db = 1", b"x.fromdb import *", b"from app.db\nimport *"):
+        assert not found.search(text), text
+    words = _may_bind({"SessionLocal"}, set())
+    assert words.search(b"x = SessionLocal()") and not words.search(b"x = SessionLocalFactory()")

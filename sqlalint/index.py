@@ -477,6 +477,7 @@ class ProjectIndex:
         primary: dict[str, list] = {}
         secondary: dict[str, list] = {}
         seen_names: set[str] = set()
+        words: dict[int, frozenset] = {}  # id(item) -> the words of a file left for later rounds
         with _Summarizer(cache_dir, jobs) as summarizer:
             while wanted:
                 summaries = summarizer.summaries([data for _, data in wanted])
@@ -484,8 +485,8 @@ class ProjectIndex:
                                                   seen_names)
                 if not (names or modules) or not rest:
                     break
-                pattern = _may_bind(names, modules)
-                wanted = [item for item in rest if pattern.search(item[1])]
+                may_bind = _MayBind(names, modules, words)
+                wanted = [item for item in rest if may_bind(item)]
                 hit = {id(item) for item in wanted}
                 rest = [item for item in rest if id(item) not in hit]
         return index
@@ -972,21 +973,40 @@ class ProjectIndex:
         return self._removed
 
 
-def _may_bind(names: set[str], modules: set[str]) -> "re.Pattern[bytes]":
-    """What a module must hold to bind something the index would learn from: a word of
-    ``names`` (facts' names), or a star import of a module whose name ends in one of
-    ``modules``. Every other way to reach a fact (``db.SessionLocal``, ``import app.db``
-    then ``app.db.engine``) spells the fact's own name."""
-    found = []
-    if names:
-        found.append(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in sorted(names)) + rb")\b")
-    if modules:
-        last = b"|".join(re.escape(m.encode()) for m in sorted(modules))
-        # Within one logical line: a scan that could run on across lines would be quadratic.
-        gap = rb"(?:[ \t]|\\\r?\n)"
-        found.append(rb"\bfrom" + gap + rb"+[\w. \t]*?\b(?:" + last + rb")" + gap + rb"*import" + gap + rb"*\(?" + gap
-                     + rb"*\*")
-    return re.compile(b"|".join(found))
+class _MayBind:
+    """Does a module hold what it takes to bind something the index would learn from: a
+    word of ``names`` (facts' names), or a star import of a module whose name ends in one
+    of ``modules``? Every other way to reach a fact (``db.SessionLocal``, ``import app.db``
+    then ``app.db.engine``) spells the fact's own name. A file's words are split once, for
+    every round it is asked about (``words``, by id of the item): one set intersection
+    each, where a regular expression of hundreds of names would scan the bytes again."""
+
+    def __init__(self, names: set[str], modules: set[str], words: dict[int, frozenset]):
+        self.words = words
+        self.ascii = frozenset(n.encode() for n in names if n.isascii())
+        self.other = tuple(n.encode() for n in names if not n.isascii())  # as bytes: a superset
+        self.star = _star_import_of(modules) if modules else None
+
+    def __call__(self, item: tuple[Path, bytes]) -> bool:
+        from sqlalint.prefilter import words_of
+
+        data = item[1]
+        if self.ascii:
+            words = self.words.get(id(item))
+            if words is None:
+                words = self.words[id(item)] = words_of(data)
+            if not self.ascii.isdisjoint(words):
+                return True
+        return any(n in data for n in self.other) or self.star is not None and self.star.search(data) is not None
+
+
+def _star_import_of(modules: set[str]) -> "re.Pattern[bytes]":
+    """``from <...>.<one of modules> import *``, within one logical line (a scan that could
+    run on across lines would be quadratic), starting with a literal (searched fast)."""
+    gap = rb"(?:[ \t]|\\\r?\n)"
+    last = b"|".join(re.escape(m.encode()) for m in sorted(modules))
+    return re.compile(rb"from(?<!\wfrom)" + gap + rb"+[\w. \t]*?\b(?:" + last + rb")" + gap + rb"*import" + gap
+                      + rb"*\(?" + gap + rb"*\*")
 
 
 def _agree(values: list[Optional[Value]]) -> Optional[Value]:

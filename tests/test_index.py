@@ -438,14 +438,17 @@ def test_a_name_under_a_module_not_indexed_is_unknown(tmp_path, monkeypatch):
 
 
 def test_star_imports_of_modules_holding_facts():
-    from sqlalint.index import _may_bind
+    from sqlalint.index import _MayBind
 
-    found = _may_bind(set(), {"db"})
+    def may_bind(names, modules, text):
+        return _MayBind(names, modules, {})((Path("m.py"), text))
+
     for text in (b"from app.db import *", b"from .db import*", b"from db import (*)", b"from app . db import *",
                  b"x = 1; from app.db import *", b"from app.db \\\r\n import \\\n *"):
-        assert found.search(text), text
+        assert may_bind(set(), {"db"}, text), text
     for text in (b"from app.dbx import *", b"from app.db import engine", b"from app.db.sub import *",
                  b"import app.db", b"db = 1", b"x.fromdb import *", b"from app.db\nimport *"):
-        assert not found.search(text), text
-    words = _may_bind({"SessionLocal"}, set())
-    assert words.search(b"x = SessionLocal()") and not words.search(b"x = SessionLocalFactory()")
+        assert not may_bind(set(), {"db"}, text), text
+    names = {"SessionLocal", "Sessión"}
+    assert may_bind(names, set(), b"x = SessionLocal()") and not may_bind(names, set(), b"x = SessionLocalFactory()")
+    assert may_bind(names, set(), "x = Sessión()".encode())

@@ -204,11 +204,20 @@ def write_atomic(source: SourceFile, text: str) -> bool:
     return True
 
 
-def module_name(path: Path, root: Path) -> tuple[str, bool]:
+def module_name(path: Path, root: Path, folders: Optional[dict[Path, Path]] = None) -> tuple[str, bool]:
     """The dotted module name of ``path`` in a project rooted at ``root`` (flat or src/
-    layout), and whether it is a package's ``__init__``. ("", False) when outside root."""
+    layout), and whether it is a package's ``__init__``. ("", False) when outside root.
+    ``folders`` remembers each folder resolved (for many files: a system call per folder
+    of each path, else)."""
     try:
-        relative = path.resolve().relative_to(root.resolve())
+        if folders is None or path.is_symlink():
+            found = path.resolve()
+        else:
+            folder = folders.get(path.parent)
+            if folder is None:
+                folder = folders[path.parent] = path.parent.resolve()
+            found = folder / path.name
+        relative = found.relative_to(resolved(root))
     except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (3.11)
         return "", False
     parts = list(relative.with_suffix("").parts)

@@ -468,7 +468,8 @@ class ProjectIndex:
             except OSError:
                 continue
         index.files_total = len(pending)
-        index.project_modules = _module_names(root, [path for path, _ in pending])
+        names_of = _module_names(root, [path for path, _ in pending])
+        index.project_modules = {name for names in names_of.values() for name, _ in names if name}
         configured = {q.rpartition(".")[2] for q in (*index.session_factories, *index.engine_factories)}
         wanted = [item for item in pending if sqla.names_sqlalchemy(item[1])
                   or any(n.encode() in item[1] for n in configured)]
@@ -481,7 +482,7 @@ class ProjectIndex:
         with _Summarizer(cache_dir, jobs) as summarizer:
             while wanted:
                 summaries = summarizer.summaries([data for _, data in wanted])
-                names, modules = index._add_round(root, wanted, summaries, primary, secondary, configured,
+                names, modules = index._add_round(wanted, summaries, names_of, primary, secondary, configured,
                                                   seen_names)
                 if not (names or modules) or not rest:
                     break
@@ -491,18 +492,16 @@ class ProjectIndex:
                 rest = [item for item in rest if id(item) not in hit]
         return index
 
-    def _add_round(self, root: Path, wanted: list[tuple[Path, bytes]], summaries: Iterable[dict],
+    def _add_round(self, wanted: list[tuple[Path, bytes]], summaries: Iterable[dict],
+                   names_of: dict[Path, tuple[tuple[str, bool], tuple[str, bool]]],
                    primary: dict[str, list], secondary: dict[str, list], configured: set[str],
                    seen_names: set[str]) -> tuple[set[str], set[str]]:
-        """Register one round's modules. What makes further files worth indexing: the new
-        names of facts, and the last parts of the names of modules newly holding facts."""
-        from sqlalint.files import module_name
-
-        folders: dict[Path, list[str]] = {}
+        """Register one round's modules (``names_of``: the two names of each file). What
+        makes further files worth indexing: the new names of facts, and the last parts of
+        the names of modules newly holding facts."""
         for (path, _), summary in zip(wanted, summaries):
             self.files_parsed += 1
-            name, is_package = module_name(path, root)
-            alias, alias_package = _package_name(path, folders)
+            (name, is_package), (alias, alias_package) = names_of[path]
             if not name and not alias:
                 continue
             # One module per file, named as the linted file's model names it (relative
@@ -1016,17 +1015,14 @@ def _agree(values: list[Optional[Value]]) -> Optional[Value]:
     return first if all(v.kind is first.kind for v in values) else None  # type: ignore[union-attr]
 
 
-def _module_names(root: Path, paths: list[Path]) -> set[str]:
-    """Both names (see ProjectIndex._register) of each of ``paths``."""
+def _module_names(root: Path, paths: list[Path]) -> dict[Path, tuple[tuple[str, bool], tuple[str, bool]]]:
+    """Both names (see ProjectIndex._register) of each of ``paths``, and whether it is a
+    package's ``__init__``."""
     from sqlalint.files import module_name
 
-    folders: dict[Path, list[str]] = {}
-    names = set()
-    for path in paths:
-        names.add(module_name(path, root)[0])
-        names.add(_package_name(path, folders)[0])
-    names.discard("")
-    return names
+    resolved: dict[Path, Path] = {}
+    chains: dict[Path, list[str]] = {}
+    return {path: (module_name(path, root, resolved), _package_name(path, chains)) for path in paths}
 
 
 def _package_name(path: Path, folders: Optional[dict[Path, list[str]]] = None) -> tuple[str, bool]:

@@ -301,11 +301,11 @@ def test_later_rounds_change_the_answers_they_can_affect(monkeypatch):
     rounds, made, memos = [], [], []
     original = ProjectIndex._add_round
 
-    def add_round(self, root, wanted, *args):
-        rounds.append(sorted(path.relative_to(root).as_posix() for path, _ in wanted))
+    def add_round(self, wanted, *args):
+        rounds.append(sorted(path.relative_to(self.root).as_posix() for path, _ in wanted))
         made.append(self._lookup_memo.get("pkg.use.Made", "not asked"))
         memos.append(dict(self._memo))
-        return original(self, root, wanted, *args)
+        return original(self, wanted, *args)
 
     monkeypatch.setattr(ProjectIndex, "_add_round", add_round)
     index = project_index(Settings(root=FIXTURES / "rounds"), no_cache=True)

@@ -514,6 +514,7 @@ class ProjectIndex:
         self._register(primary, secondary)
         names = (set(self.trigger_names()) | configured) - seen_names
         seen_names |= names
+        # Module parts are remembered with a leading dot: a module may share a fact's name.
         modules = {"." + m.rpartition(".")[2] for m, _ in self._fact_modules()} - seen_names
         seen_names |= modules
         return names, {m[1:] for m in modules}
@@ -981,19 +982,19 @@ class _MayBind:
     each, where a regular expression of hundreds of names would scan the bytes again."""
 
     def __init__(self, names: set[str], modules: set[str], words: dict[int, frozenset]):
-        self.words = words
+        from sqlalint.prefilter import words_of
+
+        self.words, self.words_of = words, words_of
         self.ascii = frozenset(n.encode() for n in names if n.isascii())
         self.other = tuple(n.encode() for n in names if not n.isascii())  # as bytes: a superset
         self.star = _star_import_of(modules) if modules else None
 
     def __call__(self, item: tuple[Path, bytes]) -> bool:
-        from sqlalint.prefilter import words_of
-
         data = item[1]
         if self.ascii:
             words = self.words.get(id(item))
             if words is None:
-                words = self.words[id(item)] = words_of(data)
+                words = self.words[id(item)] = self.words_of(data)
             if not self.ascii.isdisjoint(words):
                 return True
         return any(n in data for n in self.other) or self.star is not None and self.star.search(data) is not None

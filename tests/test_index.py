@@ -393,10 +393,8 @@ def f(x):
     assert fast == full and len(fast) == 15  # nested def and class: scopes of their own
 
 
-def _project(root: Path, files: dict[str, str]) -> ProjectIndex:
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
+def _index_of_project(root: Path, files: dict[str, str]) -> ProjectIndex:
+    _project(root, files)
     return project_index(Settings(root=root), no_cache=True)
 
 
@@ -406,7 +404,7 @@ def _indexed(index: ProjectIndex) -> list[str]:
 
 def test_later_rounds_index_what_names_a_fact_or_star_imports_its_module(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    index = _project(tmp_path, {
+    index = _index_of_project(tmp_path, {
         "app/__init__.py": "",
         "app/db.py": "from sqlalchemy.orm import sessionmaker\n\nSessionLocal = sessionmaker()\n",
         # Names no fact: star-imports the module holding one (over a continuation line).
@@ -425,7 +423,7 @@ def test_a_name_under_a_module_not_indexed_is_unknown(tmp_path, monkeypatch):
     # fact). Its parent package must not answer for it: through `pkg`'s star import,
     # `pkg.impl.tools` is `other.tools`, which does bind a sessionmaker `Maker`.
     monkeypatch.chdir(tmp_path)
-    index = _project(tmp_path, {
+    index = _index_of_project(tmp_path, {
         "pkg/__init__.py": "import sqlalchemy\n\nfrom .impl import *  # noqa: F403\n",
         "pkg/impl.py": "import sqlalchemy\n\nfrom other import tools\n",
         "pkg/tools.py": "VERSION = 1\n",

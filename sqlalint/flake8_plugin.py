@@ -3,10 +3,10 @@
 It reports what ``sqlalint check`` reports (same codes, lines, columns) for every rule, and
 leaves what flake8 owns to flake8: selection (``--select``/``--ignore``/``per-file-ignores``),
 ``# noqa`` (``# sqlalint: ignore[...]`` is applied here), and syntax errors (E999). It never
-fixes. The ``[tool.sqlalint]`` keys that change what the analysis knows (models, factories, table sizes) are read from the nearest
-``pyproject.toml``, and the project index (what names defined in other modules are) is
-built as ``sqlalint check`` builds it: both once per project and process (flake8 ``-j``
-runs plugins in worker processes).
+fixes. The ``[tool.sqlalint]`` keys that change what the analysis knows (models,
+factories, table sizes) are read from the nearest ``pyproject.toml``, and the project
+index (what names defined in other modules are) is built as ``sqlalint check`` builds it:
+both once per project and process (flake8 ``-j`` runs plugins in worker processes).
 """
 from __future__ import annotations
 

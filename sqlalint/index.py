@@ -1029,7 +1029,7 @@ def _module_names(root: Path, paths: list[Path]) -> dict[Path, tuple[tuple[str, 
 def _package_name(path: Path, folders: Optional[dict[Path, list[str]]] = None) -> tuple[str, bool]:
     """The dotted name from the chain of packages (folders with ``__init__.py``) holding
     ``path``, as Python would import it with the top package's parent on sys.path.
-    ``folders`` remembers each folder's package chain (within one build round)."""
+    ``folders`` remembers each folder's package chain (within one build)."""
     if path.is_symlink():  # the file links elsewhere: the chain of the folder it is in
         return _package_name(path.resolve(), {})
     folders = {} if folders is None else folders

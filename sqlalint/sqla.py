@@ -5,17 +5,6 @@ constructor?" and never compares spellings itself.
 """
 from __future__ import annotations
 
-# Every rule is about names that resolve to these packages or to project-defined names.
-ANCHORS = (b"sqlalchemy", b"sqlmodel", b"flask_sqlalchemy")
-
-
-def names_sqlalchemy(data: bytes) -> bool:
-    """Do these bytes name SQLAlchemy, SQLModel or Flask-SQLAlchemy? Without it (or a
-    project-defined name: prefilter.worth_parsing) no rule can match; checked before
-    anything heavy is imported."""
-    return any(a in data for a in ANCHORS)
-
-
 ENGINE_CONSTRUCTORS = frozenset({
     "sqlalchemy.create_engine",
     "sqlalchemy.engine.create_engine",
@@ -113,8 +102,17 @@ METADATA_CLASSES = frozenset({
     "sqlmodel.MetaData",
 })
 
-# Module prefixes whose import makes a file worth analysing.
+# Module prefixes whose import makes a file worth analysing. Every rule is about names that
+# resolve to these packages or to project-defined names.
 SQLALCHEMY_MODULES = ("sqlalchemy", "sqlmodel", "flask_sqlalchemy")
+_ANCHORS = tuple(module.encode() for module in SQLALCHEMY_MODULES)
+
+
+def names_sqlalchemy(data: bytes) -> bool:
+    """Do these bytes name SQLAlchemy, SQLModel or Flask-SQLAlchemy? Without it (or a
+    project-defined name: prefilter.worth_parsing) no rule can match; checked before
+    anything heavy is imported."""
+    return any(a in data for a in _ANCHORS)
 
 # Query methods that change neither how many rows are loaded nor how.
 NEUTRAL = frozenset({

@@ -974,12 +974,14 @@ class ProjectIndex:
 
 
 class _MayBind:
-    """Does a module hold what it takes to bind something the index would learn from: a
-    word of ``names`` (facts' names), or a star import of a module whose name ends in one
-    of ``modules``? Every other way to reach a fact (``db.SessionLocal``, ``import app.db``
-    then ``app.db.engine``) spells the fact's own name. A file's words are split once, for
-    every round it is asked about (``words``, by id of the item): one set intersection
-    each, where a regular expression of hundreds of names would scan the bytes again."""
+    """Does a module hold what it takes to bind something the index would learn from: one
+    of ``names`` (facts' names) in an import statement or after a dot, or a star import of
+    a module whose name ends in one of ``modules``? Those are the ways to reach another
+    module's fact (``from app.db import SessionLocal``, ``db.SessionLocal``, ``import
+    app.db`` then ``app.db.engine``); a bare name that is not imported is the module's own.
+    A file's words are split once, for every round it is asked about (``words``, by id of
+    the item): one set intersection each, where a regular expression of hundreds of names
+    would scan the bytes again; only the few files that use a name are scanned further."""
 
     def __init__(self, names: set[str], modules: set[str], words: dict[int, frozenset]):
         from sqlalint.prefilter import words_of
@@ -995,9 +997,27 @@ class _MayBind:
             words = self.words.get(id(item))
             if words is None:
                 words = self.words[id(item)] = self.words_of(data)
-            if not self.ascii.isdisjoint(words):
+            used = self.ascii & words
+            if used and _reaches(data, used):
                 return True
         return any(n in data for n in self.other) or self.star is not None and self.star.search(data) is not None
+
+
+# What an import statement names: up to the end of its logical line (or a comment), or
+# its parentheses (where a comment may hold a ``)``).
+_IMPORTED = re.compile(rb"import(?<![\w.]import)(?![\w])[ \t]*+(\((?:[^)#]++|#[^\r\n]*+)*+\)|(?:\\\r?\n|[^\r\n;#])*+)")
+_DOT = rb"\.(?:[\s\\]|#[^\r\n]*+)*+"  # a dot, and what may come before the name it reaches
+
+
+def _reaches(data: bytes, names: frozenset) -> bool:
+    """Does ``data`` spell one of ``names`` (ASCII words it uses) where that can be another
+    module's binding: imported, or an attribute (``db.SessionLocal``)?"""
+    from sqlalint.prefilter import words_of
+
+    if any(not names.isdisjoint(words_of(m.group(1))) for m in _IMPORTED.finditer(data)):
+        return True
+    attribute = re.compile(_DOT + rb"(?:" + b"|".join(map(re.escape, sorted(names))) + rb")(?![\w])")
+    return attribute.search(data) is not None
 
 
 def _star_import_of(modules: set[str]) -> "re.Pattern[bytes]":

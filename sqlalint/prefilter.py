@@ -348,12 +348,14 @@ def _matching(code: bytes, i: int, step: int) -> int:
     return -1
 
 
-def _receiver_may_load(code: bytes, dot: int, sessions: bool) -> bool:
+def _receiver_may_load(code: bytes, dot: int, sessions: bool, locals_: bool) -> bool:
     """Can ``<receiver>.all()`` (its dot at ``dot``) read as a chain that loads rows? Read
     back through neutral methods (``.order_by(...)``) to an origin (``.query(``,
     ``.execute(``... only when the file may have a Session); not when one of them narrows,
     streams or is unknown, or the chain starts at a plain function's result, a subscript, a
-    string, or an attribute other than ``.query``."""
+    string, an attribute other than ``.query``, or a plain name when ``locals_`` is False
+    (the chain reader follows a name only through its assignments in the same function,
+    so one of them must hold an origin)."""
     while True:
         end = _back_space(code, dot)
         if end == 0:
@@ -380,11 +382,11 @@ def _receiver_may_load(code: bytes, dot: int, sessions: bool) -> bool:
         if _is_word(last):
             word = _back_word(code, end)
             dotted = _back_space(code, word)
-            return code[word:end] == b"query" if dotted and code[dotted - 1] == 46 else True
+            return code[word:end] == b"query" if dotted and code[dotted - 1] == 46 else locals_
         return last not in b"]\"'\x01"  # a subscript or a string is no chain
 
 
-def _iterates_query_call(code: bytes, match: "re.Match[bytes]", sessions: bool) -> bool:
+def _iterates_query_call(code: bytes, match: "re.Match[bytes]", sessions: bool, locals_: bool) -> bool:
     """Does the call ``.method(...)`` at ``match`` end an iterable (``:``, a closing bracket,
     or a comprehension's ``if``/``for``) of a chain that may load rows? Only then can it be
     the iterable of a loop the rule reports."""
@@ -394,7 +396,7 @@ def _iterates_query_call(code: bytes, match: "re.Match[bytes]", sessions: bool) 
     name = match.group(1)
     if name in _ORIGIN_METHODS and sessions:
         return True
-    return name in _NEUTRAL_METHODS and _receiver_may_load(code, match.start(), sessions)
+    return name in _NEUTRAL_METHODS and _receiver_may_load(code, match.start(), sessions, locals_)
 
 
 def _may_load_all(f: Facts, p: Project) -> bool:
@@ -411,9 +413,12 @@ def loads_here(f: Facts, sessions: bool) -> bool:
     code, fstrings = f.flat
     if _ALL_CALL.search(fstrings) or _METHOD_CALL.search(fstrings):
         return True  # a chain inside an f-string's field: not in the flat code
-    return any(_receiver_may_load(code, m.start(), sessions) for m in _ALL_CALL.finditer(code)) or \
+    # A name can hold a chain only if an assignment here starts one (in a definition's
+    # text: the same function; a file's screening has already asked for such a word).
+    locals_ = not _ORIGIN.isdisjoint(f.code_words())
+    return any(_receiver_may_load(code, m.start(), sessions, locals_) for m in _ALL_CALL.finditer(code)) or \
         not _FOR.isdisjoint(f.code_words()) and \
-        any(_iterates_query_call(code, m, sessions) for m in _METHOD_CALL.finditer(code))
+        any(_iterates_query_call(code, m, sessions, locals_) for m in _METHOD_CALL.finditer(code))
 
 
 # -- conditions on the flat code (f-strings reduced to one byte: brackets match) ------------

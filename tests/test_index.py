@@ -412,8 +412,13 @@ def test_later_rounds_index_what_names_a_fact_or_star_imports_its_module(tmp_pat
         "app/api/users.py": "from app.api import SessionLocal\n\nMaker = SessionLocal\n",
         # Says `db` (the last part of a module holding a fact), but binds nothing from it.
         "app/notes.py": "db = 'the database'\nimport app.db\n",
+        # Reaches the fact as an attribute of its module.
+        "app/alias.py": "import app.db\n\nMaker = app.db.SessionLocal\n",
+        # Says `SessionLocal`, but its own: not imported, not an attribute.
+        "app/local.py": "def SessionLocal():\n    return 1\n\nsession = SessionLocal()\n",
     })
-    assert _indexed(index) == ["app/api/__init__.py", "app/api/users.py", "app/db.py"]
+    assert _indexed(index) == ["app/alias.py", "app/api/__init__.py", "app/api/users.py", "app/db.py"]
+    assert where(index.lookup("app.alias.Maker")) == (Kind.SESSION_FACTORY, "Maker", "app/alias.py", 3)
     assert where(index.lookup("app.api.SessionLocal")) == (Kind.SESSION_FACTORY, "SessionLocal", "app/db.py", 3)
     assert where(index.lookup("app.api.users.Maker")) == (Kind.SESSION_FACTORY, "Maker", "app/api/users.py", 3)
 
@@ -448,5 +453,21 @@ def test_star_imports_of_modules_holding_facts():
                  b"import app.db", b"db = 1", b"x.fromdb import *", b"from app.db\nimport *"):
         assert not may_bind(set(), {"db"}, text), text
     names = {"SessionLocal", "Sessión"}
-    assert may_bind(names, set(), b"x = SessionLocal()") and not may_bind(names, set(), b"x = SessionLocalFactory()")
-    assert may_bind(names, set(), "x = Sessión()".encode())
+    assert may_bind(names, set(), "x = Sessión()".encode())  # not ASCII: any use of its bytes
+
+
+def test_later_rounds_index_what_imports_a_fact_or_reaches_it_as_an_attribute():
+    from sqlalint.index import _MayBind
+
+    def may_bind(text):
+        return _MayBind({"SessionLocal", "engine"}, set(), {})((Path("m.py"), text))
+
+    for text in (b"from app.db import SessionLocal", b"from app.db import x, SessionLocal as S",
+                 b"import x; from app.db import (\n    a,  # not b)\n    engine,\n)", b"from app.db import a, \\\n engine",
+                 b"x = db.SessionLocal()", b"x = (db.  # why\n     engine)", b"x = db . \\\n engine",
+                 b"import app.engine"):
+        assert may_bind(text), text
+    for text in (b"x = SessionLocal()", b"def engine(): pass", b"x = db.SessionLocalFactory()",
+                 b"from app.db import Other  # SessionLocal", b"x = SessionLocal.bind", b"from a import (b)\nengine = 1",
+                 b"reimport engine", b"x.import engine", b"from app.db import SessionLocalFactory"):
+        assert not may_bind(text), text

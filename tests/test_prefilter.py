@@ -148,6 +148,21 @@ def test_a_rule_whose_triggers_are_absent_is_not_asked():
     assert not _passes("SLA301", "class A:\n    def f(self, s):\n        return s.query(A).\\\n  all()\n")
 
 
+def test_a_plain_name_holds_a_chain_only_where_an_assignment_can_start_one():
+    # What pruning asks of one definition: the chain reader follows `q` only through its
+    # assignments in the same function, so one of them must hold an origin.
+    def loads_here(source):
+        return prefilter.loads_here(prefilter.facts_of(source), sessions=True)
+
+    assert loads_here("def f(s):\n    q = s.query(Event)\n    return q.all()\n")
+    assert loads_here("def f():\n    q = Event.query\n    return q.all()\n")
+    assert loads_here("def f(s, stmt):\n    rows = s.execute(stmt)\n    return rows.all()\n")
+    assert loads_here("def f(s):\n    q = s.query(Event)\n    for e in q.order_by(Event.id):\n        pass\n")
+    assert not loads_here("def f(items):\n    return items.all()\n")
+    assert not loads_here("def f(items):\n    # items = s.query(Event)\n    return items.all()\n")
+    assert not loads_here("def f(items):\n    for e in items.order_by(x):\n        pass\n")
+
+
 def test_len_of_all_needs_len_all_and_a_query_origin():
     assert _passes("SLA302", "n = len(session.query(Event)\n    .all())\n")
     assert not _passes("SLA302", "n = len(items.all())\n")

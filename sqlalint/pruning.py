@@ -20,6 +20,10 @@ byte for byte, so lines and columns of what is analysed are the original's, and 
 module and class namespaces keep the same names (a stub's value is unknown to inference,
 so rules stay silent about it). Offsets move: :meth:`Pruned.original` maps them back.
 
+In a kept class, a cold class-level assignment to plain names on lines of its own (a model's
+``title = db.Column(...)``) is stubbed the same way, ``title=...``, unless it binds a name
+inference reads to tell a model and its table (``__tablename__``, ``id``).
+
 Only rules whose findings depend on the function they are in (and on module-level code,
 which is never cut) allow pruning: those in HOT. Fixing never prunes.
 """
@@ -35,9 +39,20 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 from sqlalint.prefilter import Facts, Project, loads_here
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_ASSIGNMENTS = (ast.Assign, ast.AnnAssign)
+# Class-level names inference reads to tell a model and its table (``__tablename__``,
+# ``__table__``, ``__abstract__``, ``id``); other dunders configure the class: all stay.
+_MODEL_NAMES = re.compile(r"__\w+__|id")
+# What may follow a statement on its last line for the lines to be its own.
+_LINE_END = re.compile(r"[ \t]*(?:#[^\r\n]*)?(?:\r\n|\r|\n)?")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _REBINDS = re.compile(r"\b(?:global|nonlocal)\b")
+_WALRUS = re.compile(r":=")  # binds in the enclosing scope
 _WORD = re.compile(r"\w+")
+# A line that starts with ``#`` is a comment or inside a string: it names no binding
+# (unless an f-string's field is on it: such text is read whole).
+_COMMENT_LINE = re.compile(r"^[ \t]*#.*$", re.M)
+_FSTRING_START = re.compile(r"(?<![\w])(?:[fF]|[rR][fF]|[fF][rR])[\"']")
 # A lone \r, a form feed, a vertical tab or a NUL: where Python, libcst and _LINE could
 # disagree on lines (or on parsing at all). Such a file is analysed whole.
 _ODD = re.compile(r"\r(?!\n)|[\f\v\x00]")
@@ -60,19 +75,22 @@ class Where:
     # What decides a finding may be in a definition that the kept code names (a model
     # class, a function whose return is inferred): keep those too.
     named: bool = True
+    # Reports class-level names bound to a call that inference follows anywhere (a local
+    # function, an alias): keep every class that assigns a call, and every such assignment.
+    level_calls: bool = False
 
 
 HOT: dict[str, Where] = {
     # A cache decorator; its fix removes the import the decorator used (``functools``, or
     # ``lru_cache``) if nothing else uses it, so every use of those names stays.
     "SLA201": Where(r"cache", level=r"cache", imported=r"functools|cache|lru_cache|cached_property"),
-    "SLA202": Where(level=r"Session|session|sessionmaker", uses=True),  # its fix rewrites the uses
+    "SLA202": Where(level=r"Session|session|sessionmaker", uses=True, level_calls=True),  # its fix rewrites the uses
     "SLA204": Where(opens=True),  # ``x = <opener>()`` in a function
     "SLA301": Where(lambda text: loads_here(Facts(text), sessions=True)),
     "SLA302": Where(r"\blen\b"),
     "SLA401": Where(r"(?:execute|exec_driver_sql|text)" + r"[\s\\]*\(", imported=r"text"),
     "SLA402": Where(r"execute[\s\\]*\("),
-    "SLA501": Where(r"MetaData|declarative_base"),
+    "SLA501": Where(r"MetaData|declarative_base", imported=r"MetaData|declarative_base"),  # ``as M``
     "SLA502": Where(r"declarative", named=False),  # an import statement decides alone
 }
 _CALL = r"[\s\\]*\("
@@ -90,13 +108,16 @@ class Hot:
     a hot function is hot too (``callers``). With ``uses``: uses of the names that
     module-level or class-level assignments bind to what ``level`` (or ``project``) names.
     With ``imported``: uses of what the module imports under a matching name. ``named``:
-    keep the definitions that the kept code names."""
+    keep the definitions that the kept code names. ``level_calls``: keep the class-level
+    assignments of calls."""
 
     def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes], bool]],
                  level: Sequence[str], project: frozenset = frozenset(), *, opens: bool = False,
-                 uses: bool = False, imported: Sequence[str] = (), callers: bool = False, named: bool = True):
+                 uses: bool = False, imported: Sequence[str] = (), callers: bool = False, named: bool = True,
+                 level_calls: bool = False):
         self.patterns, self.level_patterns = tuple(patterns), tuple(level)
         self.opens, self.uses, self.callers, self.named = opens, uses, callers, named
+        self.level_calls = level_calls
         self.imported = re.compile(r"(?:^|\.)(?:" + "|".join(imported) + r")$") if imported else None
         self.pattern = _either(patterns)
         self.places = tuple(places)
@@ -116,6 +137,12 @@ class Hot:
     def search_level(self, text: str, start: int = 0, end: Optional[int] = None) -> bool:
         end = len(text) if end is None else end
         return self.search(text, start, end) or self.level is not None and bool(self.level.search(text, start, end))
+
+    def search_places(self, text: str, start: int, end: int) -> bool:
+        """The conditions on bytes alone: unlike a pattern, they read more than what they
+        find (a name assigned a query elsewhere in the span)."""
+        data = text[start:end].encode("utf-8", "surrogatepass")
+        return any(place(data) for place in self.places)
 
     def bind(self, tree: ast.Module, text: str, starts: Sequence[int]) -> "Hot":
         """This, for one module (``starts``: where each of its lines starts)."""
@@ -141,7 +168,8 @@ class Hot:
             bound = _bound_to(level, _level_statements(tree.body), text, starts)[1]
             if bound:
                 patterns.append(_words_of(bound))
-        return Hot(patterns, self.places, self.level_patterns, callers=self.opens, named=self.named)
+        return Hot(patterns, self.places, self.level_patterns, callers=self.opens, named=self.named,
+                   level_calls=self.level_calls)
 
 
 def _words_of(names: Iterable[str]) -> str:
@@ -235,7 +263,8 @@ def hot_pattern(codes: Iterable[str], project: Optional[Project] = None) -> Opti
                               [w.level for w in found if w.level], names,
                               opens=any(w.opens for w in found), uses=any(w.uses for w in found),
                               imported=[w.imported for w in found if w.imported],
-                              named=any(w.named for w in found))
+                              named=any(w.named for w in found),
+                              level_calls=any(w.level_calls for w in found))
     return _HOT_MEMO[memo]
 
 
@@ -269,16 +298,23 @@ class Pruned:
 
 @dataclass
 class _Definition:
-    node: Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
+    """A definition, or a class-level assignment that may be cut (``is_assignment``)."""
+
+    node: Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign]
     first: int  # 0-based line of its first decorator, or of the def/class keyword
     last: int  # 0-based, inclusive
     children: list["_Definition"]
     parent: Optional["_Definition"]
+    names: tuple[str, ...]  # what it binds, in order
     keep: bool = False
 
     @property
     def is_class(self) -> bool:
         return isinstance(self.node, ast.ClassDef)
+
+    @property
+    def is_assignment(self) -> bool:
+        return isinstance(self.node, _ASSIGNMENTS)
 
 
 def prune(text: str, hot: Hot) -> Optional[Pruned]:
@@ -295,7 +331,7 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
-    definitions = _definitions(tree.body, len(lines), None)
+    definitions = _definitions(tree.body, lines, starts, text, None)
     hot = hot.bind(tree, text, starts)
 
     def hot_in(first: int, last: int, inner: list[_Definition], level: bool) -> bool:
@@ -305,6 +341,10 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
         search = hot.search_level if level else hot.search
         found, line = False, first
         for definition in inner:
+            if definition.is_class and hot.level_calls and _assigns_a_call(definition.node):
+                definition.keep = found = True
+            if definition.is_assignment:
+                continue  # searched with the code around it, as before it could be cut
             found = line < definition.first and search(text, starts[line], starts[definition.first]) or found
             if hot_in(definition.first, definition.last, definition.children, definition.is_class):
                 definition.keep = found = True
@@ -317,12 +357,14 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
         return None
     if not definitions:
         return Pruned(text, tree=tree)
+    _keep_hot_assignments(definitions, text, starts, hot)
     if hot.callers:
         _keep_callers(definitions, text, starts)
     # Keep what the kept text names, until that adds nothing.
     while True:
         pruned, kept = _render(text, lines, starts, definitions)
-        if not hot.named or not _keep_named(definitions, set(_WORD.findall(kept)), text, starts):
+        words = set(_WORD.findall(kept))
+        if not hot.named or not _keep_named(definitions, words, words, text, starts):
             break
     # Each stub is one statement that ends on the line its definition ended: where the
     # module's statements end, what positions are computed from, is the same. (A stub
@@ -331,19 +373,82 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
     return pruned
 
 
-def _definitions(body: list[ast.stmt], line_count: int, parent: Optional[_Definition]) -> list[_Definition]:
+def _definitions(body: list[ast.stmt], lines: list[str], starts: list[int], text: str,
+                 parent: Optional[_Definition]) -> list[_Definition]:
+    """The definitions in ``body`` and, in a class's (``parent``), the assignments that may
+    be cut, in order."""
     found = []
     for node in body:
-        if isinstance(node, _DEFINITIONS) and node.end_lineno is not None:
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
-            last = node.end_lineno - 1
-            if not 0 <= first <= last < line_count:
+        if node.end_lineno is None:
+            continue
+        if isinstance(node, _DEFINITIONS):
+            first, names = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1, (node.name,)
+        elif parent is not None and isinstance(node, _ASSIGNMENTS):
+            first, names = node.lineno - 1, _cuttable_names(node, lines, starts, text)
+            if not names:
                 continue
-            definition = _Definition(node, first, last, [], parent)
-            if definition.is_class:
-                definition.children = _definitions(node.body, line_count, definition)
-            found.append(definition)
+        else:
+            continue
+        last = node.end_lineno - 1
+        if not 0 <= first <= last < len(lines):
+            continue
+        definition = _Definition(node, first, last, [], parent, names)
+        if definition.is_class:
+            definition.children = _definitions(node.body, lines, starts, text, definition)
+        found.append(definition)
     return found
+
+
+def _cuttable_names(node: Union[ast.Assign, ast.AnnAssign], lines: list[str], starts: list[int],
+                    text: str) -> tuple[str, ...]:
+    """The names a class-level assignment binds if it may be stubbed, else (): it binds
+    plain names only, none a model name, and binds nothing elsewhere (``global``, ``:=``:
+    the words are enough to keep it); it has its lines to itself (no ``;``), so that the
+    stub's lines are whole lines."""
+    if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+        names = tuple(t.id for t in node.targets)  # type: ignore[attr-defined]
+    elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.simple \
+            and node.value is not None:
+        names = (node.target.id,)  # the annotation goes: no rule reads a class-level one
+    else:
+        return ()
+    if any(_MODEL_NAMES.fullmatch(name) for name in names) or node.end_lineno is None:
+        return ()
+    head, tail = lines[node.lineno - 1], lines[node.end_lineno - 1]
+    # Column offsets count UTF-8 bytes.
+    before = head.encode("utf-8", "surrogatepass")[:node.col_offset]
+    after = tail.encode("utf-8", "surrogatepass")[node.end_col_offset:].decode("utf-8", "surrogatepass")
+    if before.strip(b" \t") or not _LINE_END.fullmatch(after):
+        return ()
+    start, end = starts[node.lineno - 1], starts[node.end_lineno]
+    if _REBINDS.search(text, start, end) or _WALRUS.search(text, start, end):
+        return ()
+    return names
+
+
+def _keep_hot_assignments(definitions: list[_Definition], text: str, starts: list[int], hot: Hot) -> None:
+    """Keep the class-level assignments a finding can be in: a hot one, and each one in a
+    stretch of class-level code (between definitions) where the rules' conditions on bytes
+    find something (they read more than one statement: ``q = ...`` then ``q.all()``)."""
+    for definition in definitions:
+        if not definition.is_class:
+            continue
+        _keep_hot_assignments(definition.children, text, starts, hot)
+        stretch: list[_Definition] = []
+        line = definition.first
+        for child in [*definition.children, None]:
+            if child is not None and child.is_assignment:
+                stretch.append(child)
+                continue
+            end = definition.last + 1 if child is None else child.first
+            together = bool(stretch) and bool(hot.places) and hot.search_places(text, starts[line], starts[end])
+            for assignment in stretch:
+                value = assignment.node.value  # type: ignore[union-attr]
+                assignment.keep = together or hot.level_calls and isinstance(value, ast.Call) or \
+                    hot.search_level(text, starts[assignment.first], starts[assignment.last + 1])
+            stretch = []
+            if child is not None:
+                line = child.last + 1
 
 
 def _keep_callers(definitions: list[_Definition], text: str, starts: list[int]) -> None:
@@ -370,36 +475,61 @@ def _functions(definitions: list[_Definition]) -> Iterator[_Definition]:
     for definition in definitions:
         if definition.is_class:
             yield from _functions(definition.children)
-        else:
+        elif not definition.is_assignment:
             yield definition
 
 
-def _keep_named(definitions: list[_Definition], named: set[str], text: str, starts: list[int]) -> bool:
+def _keep_named(definitions: list[_Definition], named: set[str], everywhere: set[str], text: str,
+                starts: list[int]) -> bool:
     """Keep the definitions that ``named`` names, and in each kept class the definitions its
     own code names: a method is reached by name only from its class's body (``name =
-    full_name``, a decorator), never from another method, where bare names are globals."""
+    full_name``, a decorator), never from another method, where bare names are globals.
+    A class-level assignment of what may be a constant is also read as ``Class.NAME`` (SQL
+    text), so any word of the kept code (``everywhere``) keeps it."""
     added = False
     for definition in definitions:
-        if not definition.keep and definition.node.name in named:
+        reached = everywhere if definition.is_assignment and _may_be_constant(definition.node) else named
+        if not definition.keep and any(name in reached for name in definition.names):
             definition.keep = added = True
         if definition.keep and definition.children:
             added = _keep_named(definition.children, _class_level_words(definition, text, starts),
-                                text, starts) or added
+                                everywhere, text, starts) or added
     return added
 
 
+def _assigns_a_call(node: ast.ClassDef) -> bool:
+    """Does the class body assign a call (``x = helper()``, whatever ``helper`` is)?"""
+    return any(isinstance(statement, _ASSIGNMENTS) and isinstance(statement.value, ast.Call)
+               for statement in _module_level(node.body))
+
+
+def _may_be_constant(node: ast.AST) -> bool:
+    """Could the value assigned be read as a constant (a string, a name, ``"...".format()``)?
+    A call of anything else is not one."""
+    value = getattr(node, "value", None)
+    return not isinstance(value, ast.Call) or isinstance(value.func, ast.Attribute) and value.func.attr == "format"
+
+
 def _class_level_words(definition: _Definition, text: str, starts: list[int]) -> set[str]:
-    """The words of a class's own code: its header and statements, and the decorators,
+    """The words of a class's own code: its header and kept statements, and the decorators,
     signatures and bases of the kept definitions in it (evaluated in the class's scope)."""
     words, line = set(), definition.first
     for child in definition.children:
-        words.update(_WORD.findall(text, starts[line], starts[child.first]))
-        if child.keep:
+        # (Not the lines of comments: models document each column with one, ``#: the title``.)
+        words.update(_code_words(text[starts[line]:starts[child.first]]))
+        if child.keep and child.is_assignment:
+            words.update(_WORD.findall(text, starts[child.first], starts[child.last + 1]))
+        elif child.keep:
             header_end = max(child.node.lineno, child.node.body[0].lineno - 1)
             words.update(_WORD.findall(text, starts[child.first], starts[min(header_end, child.last + 1)]))
         line = child.last + 1
-    words.update(_WORD.findall(text, starts[line], starts[definition.last + 1]))
+    words.update(_code_words(text[starts[line]:starts[definition.last + 1]]))
     return words
+
+
+def _code_words(code: str) -> list[str]:
+    """The words of ``code`` but those on lines that start with ``#``."""
+    return _WORD.findall(code if _FSTRING_START.search(code) else _COMMENT_LINE.sub("", code))
 
 
 def _render(text: str, lines: list[str], starts: list[int],
@@ -424,7 +554,7 @@ def _render(text: str, lines: list[str], starts: list[int],
         start, end = starts[first], starts[last + 1]
         pieces.append(text[done:start])
         size += start - done
-        stub = _stub(lines, first, last, definition.node.name)  # type: ignore[attr-defined]
+        stub = _stub(lines, first, last, "=".join(definition.names))  # type: ignore[attr-defined]
         pieces.append(stub)
         spans.append((size, size + len(stub), start, end))
         size += len(stub)
@@ -434,9 +564,9 @@ def _render(text: str, lines: list[str], starts: list[int],
 
 
 def _stub(lines: list[str], first: int, last: int, name: str) -> str:
-    """One statement at the definition's indentation that binds ``name`` to a value
-    inference does not know, ``name=...``, with the definition's other line breaks in a
-    string (one token: cheaper for libcst than as many blank lines)."""
+    """One statement at the definition's indentation that binds ``name`` (``a=b``: two
+    targets) to a value inference does not know, ``name=...``, with the definition's other
+    line breaks in a string (one token: cheaper for libcst than as many blank lines)."""
     head = lines[first]
     indent = head[:len(head) - len(head.lstrip(" \t"))]
     breaks = [_ending(line) for line in lines[first:last + 1]]

@@ -150,7 +150,7 @@ class Repository:
         return 2
 
     @cached
-    def run(self, session):
+    def run(self, session, default=other):
         session.execute("SELECT 1")
         return self.called_from_a_method()
 
@@ -160,7 +160,8 @@ class Repository:
     pruned = prune(source, _hot("SLA402"))
     assert pruned is not None
     # A bare name in a method is a global: only the class body and the kept methods'
-    # decorators and signatures (evaluated in the class's scope) reach a method by name.
+    # decorators and signatures (evaluated in the class's scope) reach a method by name
+    # (here through ``other``, which ``run``'s default names).
     assert pruned.text == '''\
 class Repository:
     def cached(function):
@@ -175,13 +176,162 @@ class Repository:
 """)[0]
 
     @cached
-    def run(self, session):
+    def run(self, session, default=other):
         session.execute("SELECT 1")
         return self.called_from_a_method()
 
     unused=(...,"""
 """)[0]
 '''
+
+
+MODEL = '''\
+from app import db
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+    id = db.Column(db.Integer, primary_key=True)
+    #: the title: a comment names no binding
+    title = db.Column(
+        db.String,
+        nullable=False,
+    )
+    kind: str = db.Column(db.String)  # the annotation is dropped with it
+    first = last = db.Column(db.Integer)
+    shown = db.Column(db.Boolean); hidden = 1
+    default_kind = "talk"
+    order = db.Column(db.Integer, default=kind)
+    columns = "name"
+    SQL = "SELECT " + columns + " FROM events"
+    unused_sql = "SELECT 1"
+
+    @property
+    def count(self, wanted=default_kind):
+        return len(self.query.filter_by(kind=wanted).all()) + len(Event.SQL)
+
+    def helper(self):
+        return 1
+'''
+
+
+def test_cold_class_level_assignments_of_a_kept_class_become_stubs():
+    pruned = prune(MODEL, _hot("SLA302"))
+    assert pruned is not None
+    # Kept: the model names (``__tablename__``, ``id``), a line shared with another
+    # statement, what the kept method's signature names, and a value that may be read as
+    # ``Event.SQL`` (constant SQL text), and what that names. ``order`` names ``kind`` but is
+    # cut itself; a method reads ``kind`` only as an attribute, not by name; a comment
+    # names nothing.
+    assert pruned.text == '''\
+from app import db
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+    id = db.Column(db.Integer, primary_key=True)
+    #: the title: a comment names no binding
+    title=(...,"""
+
+
+""")[0]
+    kind=...
+    first=last=...
+    shown = db.Column(db.Boolean); hidden = 1
+    default_kind = "talk"
+    order=...
+    columns = "name"
+    SQL = "SELECT " + columns + " FROM events"
+    unused_sql=...
+
+    @property
+    def count(self, wanted=default_kind):
+        return len(self.query.filter_by(kind=wanted).all()) + len(Event.SQL)
+
+    helper=(...,"""
+""")[0]
+'''
+    assert [s.end_lineno for s in ast.parse(pruned.text).body] == [s.end_lineno for s in pruned.tree.body]
+    libcst.parse_module(pruned.text)
+    assert pruned.original(pruned.text.index("    title=")) == MODEL.index("    title =")  # a stub starts its line
+    assert pruned.original(pruned.text.index("shown =")) == MODEL.index("shown =")
+    assert pruned.original(pruned.text.index("    SQL =")) == MODEL.index("    SQL =")
+
+
+def test_class_level_stubs_keep_crlf_and_tabs():
+    pruned = prune(MODEL, _hot("SLA302"))
+    assert pruned is not None
+    for old, new in (("\n", "\r\n"), ("    ", "\t")):
+        changed = prune(MODEL.replace(old, new), _hot("SLA302"))
+        assert changed is not None and changed.text == pruned.text.replace(old, new)
+        libcst.parse_module(changed.text)
+
+
+def test_class_level_assignments_a_rule_reports_on_are_kept():
+    # SLA202 reports class-level Sessions, also those a local function makes, which the
+    # assignment's text does not show: each assignment of a call stays, and one that says
+    # ``session`` (its ``level`` pattern).
+    pruned = prune(MODEL.replace('default_kind = "talk"', 'default_kind = "session"'), _hot("SLA202", "SLA302"))
+    assert pruned is not None
+    for kept in ("title = db.Column(", "kind: str = db.Column", "first = last = db.Column",
+                 "order = db.Column", 'default_kind = "session"'):
+        assert kept in pruned.text
+    assert "unused_sql=..." in pruned.text
+    source = ("from sqlalchemy.orm import Session\n\n\ndef helper():\n    return Session()\n\n\n"
+              "class A:\n    x = helper()\n\n    def run(self, session):\n        return len(session.query(A).all())\n")
+    _same(source, Settings(), [rule for rule in ALL_RULES if rule.code in ("SLA202", "SLA302")])
+
+
+def test_a_class_that_assigns_a_call_is_kept_for_sla202():
+    # Nothing in `A` says Session: only inference of `helper` tells that `x` is one.
+    source = "from sqlalchemy.orm import Session\n\n\ndef helper():\n    return Session()\n\n\nclass A:\n    x = helper()\n"
+    rules = [rule for rule in ALL_RULES if rule.code == "SLA202"]
+    assert [(d.code, d.line) for d in lint_source(source, "example.py", Settings(), rules=rules, prune=True).diagnostics] \
+        == [("SLA202", 9)]
+    _same(source, Settings(), rules)
+
+
+def test_what_a_module_imports_under_another_name_is_hot():
+    source = ("from sqlalchemy import MetaData as M, create_engine\n\nengine = create_engine('sqlite://')\n\n\n"
+              "def make():\n    return M(bind=engine)\n")
+    rules = [rule for rule in ALL_RULES if rule.code == "SLA501"]
+    assert [(d.code, d.line) for d in lint_source(source, "example.py", Settings(), rules=rules, prune=True).diagnostics] \
+        == [("SLA501", 7)]
+    _same(source, Settings(), rules)
+
+
+def test_lines_starting_with_a_hash_name_nothing_unless_an_f_string_is_near():
+    # `head, tail = ...` is never cut (two targets): what its lines name stays.
+    source = ('class A:\n    table = name_of("events")\n    head, tail = """\n#{table}\n""", 1\n\n'
+              '    def run(self, session):\n        return len(session.query(A).all())\n')
+    assert "    table=...\n" in prune(source, _hot("SLA302")).text
+    with_field = source.replace('head, tail = """', 'head, tail = f"""')
+    assert '    table = name_of("events")\n' in prune(with_field, _hot("SLA302")).text
+
+
+def test_class_level_assignments_with_a_walrus_or_a_global_word_are_kept():
+    source = ("class A:\n    x = (y := f())\n    z = g('global')\n    w = h()\n\n"
+              "    def run(self, session):\n        return len(session.query(A).all())\n")
+    pruned = prune(source, _hot("SLA302"))
+    assert pruned is not None
+    assert "x = (y := f())" in pruned.text and "z = g('global')" in pruned.text and "    w=...\n" in pruned.text
+
+
+def test_class_level_sql_constants_keep_their_findings():
+    source = '''\
+from sqlalchemy import text
+
+
+class Queries:
+    BY_ID = "SELECT * FROM users WHERE id = %s"
+    OTHER = db.Column(db.String)
+
+    def run(self, session, user_id):
+        return session.execute(text(Queries.BY_ID % user_id))
+'''
+    pruned = prune(source, _hot("SLA401"))
+    assert pruned is not None and "BY_ID = " in pruned.text and "OTHER=..." in pruned.text
+    _same(source, Settings(), [rule for rule in ALL_RULES if rule.code == "SLA401"])
 
 
 def test_rules_that_need_no_definition_keep_none_for_being_named():

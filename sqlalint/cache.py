@@ -332,8 +332,8 @@ class LazyIndex:
         name = hashlib.blake2b(where.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
         return digest.hexdigest(), self._folder / STATE / f"index-{name}.json"  # type: ignore[operator]
 
-    def resolve(self) -> "ProjectIndex":
-        """The built index (built now if need be)."""
+    def resolve(self, meanwhile: Optional[Callable[[], object]] = None) -> "ProjectIndex":
+        """The built index (built now if need be; ``meanwhile`` as for ProjectIndex.build)."""
         if self._index is None:
             from sqlalint.index import CACHE_SUBDIR, ProjectIndex
 
@@ -342,7 +342,7 @@ class LazyIndex:
                 Path(settings.root), self._files(),
                 cache_dir=self._folder / CACHE_SUBDIR if self._folder is not None else None,
                 session_factories=settings.session_factories, engine_factories=settings.engine_factories,
-                jobs=self._jobs)
+                jobs=self._jobs, meanwhile=meanwhile)
             if self._folder is not None:
                 self._state = {"key": self._key, "fingerprint": self._index.fingerprint(),
                                "triggers": self._index.trigger_names()}

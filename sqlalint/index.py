@@ -36,7 +36,7 @@ import os
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from sqlalint import sqla
 from sqlalint.values import Kind, Value, configured_or_api_value, constructed_kind
@@ -60,6 +60,7 @@ _CAMEL = re.compile(r"((?<=[a-z0-9])[A-Z]|(?!^)[A-Z](?=[a-z]))")
 # when the bytes hold none, the tree is not walked for removals.
 _GAP = rb"(?:[\s\\]|#[^\r\n]*+)*+"
 _REMOVE_WITHOUT_ARGS = re.compile(rb"\." + _GAP + rb"remove(?![\w])(?!" + _GAP + rb"\(" + _GAP + rb"[^\s\\#)])")
+
 
 def _expr(node: Optional[ast.AST]) -> Any:
     """A tiny expression form: ["n", name], ["a", base, attr], ["c", func(, class_ keyword)],
@@ -440,23 +441,25 @@ class ProjectIndex:
     @classmethod
     def build(cls, root: Path, files: Iterable[Path], *, cache_dir: Optional[Path] = None,
               session_factories: Iterable[str] = (), engine_factories: Iterable[str] = (),
-              jobs: Optional[int] = None) -> "ProjectIndex":
+              jobs: Optional[int] = None, meanwhile: Optional[Callable[[], object]] = None) -> "ProjectIndex":
         """Index the Python modules ``files`` of the project rooted at ``root``. Summaries
         are read from / written to ``cache_dir`` when given; ``jobs`` processes (default:
-        the CPUs) share them when many are missing."""
+        the CPUs) share them when many are missing, and this process calls ``meanwhile``
+        (once) while they start on them."""
         # The summaries are many small lists and dicts that hold no reference cycles: the
         # cyclic collector would walk them again and again while the index grows.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return cls._build(root, files, cache_dir, session_factories, engine_factories, jobs)
+            return cls._build(root, files, cache_dir, session_factories, engine_factories, jobs, meanwhile)
         finally:
             if collecting:
                 gc.enable()
 
     @classmethod
     def _build(cls, root: Path, files: Iterable[Path], cache_dir: Optional[Path], session_factories: Iterable[str],
-               engine_factories: Iterable[str], jobs: Optional[int]) -> "ProjectIndex":
+               engine_factories: Iterable[str], jobs: Optional[int],
+               meanwhile: Optional[Callable[[], object]] = None) -> "ProjectIndex":
         index = cls(session_factories, engine_factories)
         index.root = root
         pending: list[tuple[Path, bytes]] = []
@@ -479,7 +482,7 @@ class ProjectIndex:
         secondary: dict[str, list] = {}
         seen_names: set[str] = set()
         words: dict[int, frozenset] = {}  # id(item) -> the words of a file left for later rounds
-        with _Summarizer(cache_dir, jobs) as summarizer:
+        with _Summarizer(cache_dir, jobs, meanwhile) as summarizer:
             while wanted:
                 summaries = summarizer.summaries([data for _, data in wanted])
                 names, modules = index._add_round(wanted, summaries, names_of, primary, secondary, configured,
@@ -1083,11 +1086,14 @@ POOL_MIN_SUMMARIES = 64
 
 class _Summarizer:
     """Summaries of many files: from the cache, else computed, by a pool of ``jobs``
-    forked processes when many are missing (started once, shared by the build rounds)."""
+    forked processes when many are missing (started once, shared by the build rounds).
+    ``meanwhile`` is called the first time the pool has work, after handing it out."""
 
-    def __init__(self, cache_dir: Optional[Path], jobs: Optional[int] = None):
+    def __init__(self, cache_dir: Optional[Path], jobs: Optional[int] = None,
+                 meanwhile: Optional[Callable[[], object]] = None):
         self.cache_dir = cache_dir
         self.jobs = jobs or os.cpu_count() or 1
+        self.meanwhile = meanwhile
         self._pool: Any = None
 
     def __enter__(self) -> "_Summarizer":
@@ -1120,7 +1126,11 @@ class _Summarizer:
 
             self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"))
         chunk = max(1, min(32, len(datas) // (self.jobs * 4)))
-        return self._pool.map(summarize, datas, chunksize=chunk)
+        summaries = self._pool.map(summarize, datas, chunksize=chunk)  # handed out now
+        if self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        return summaries
 
 
 def _cache_file(data: bytes, cache_dir: Optional[Path]) -> Optional[Path]:

@@ -156,7 +156,10 @@ def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsa
     todo = [files[position] for position in pending]
     if jobs > 1 and len(todo) >= POOL_MIN_FILES:
         if isinstance(index, LazyIndex):
-            index = index.resolve()  # once, before forking, not once per worker
+            # Once, before forking, not once per worker. While the index's own pool parses,
+            # this process imports the engine (libcst, the rules: 0.3 s), which the lint
+            # workers forked below then inherit instead of each importing it.
+            index = index.resolve(meanwhile=_import_engine)
         done = _in_pool(todo, settings, mode, unsafe, index, jobs, on_file_done)
     else:
         done = _notify((process_file(path, settings, mode, unsafe, index) for path in todo), on_file_done)
@@ -189,6 +192,10 @@ def _cached(cache: "ResultCache", path: Path, settings: Settings
         except SourceError:
             return None, token
     return report, token
+
+
+def _import_engine() -> None:
+    import sqlalint.engine  # noqa: F401
 
 
 _POOL_ARGS: tuple = ()

@@ -1,5 +1,6 @@
 """The project index: cross-module facts, with path and line, for mini projects in fixtures/."""
 import functools
+import os
 import shutil
 from pathlib import Path
 
@@ -339,6 +340,12 @@ def test_summaries_in_a_pool_give_the_same_index(name, monkeypatch, tmp_path):
     cached = project_index(settings, cache_dir=tmp_path, jobs=2)  # misses computed by the pool
     again = project_index(settings, cache_dir=tmp_path, jobs=2)  # all from the cache: no pool
     assert pooled == [False, True, True, False]
+    # What the building process does while the pool parses: once, and only with a pool.
+    done = []
+    for jobs, expected in ((1, []), (2, [os.getpid()])):
+        index_module.ProjectIndex.build(FIXTURES / name, sorted((FIXTURES / name).rglob("*.py")), jobs=jobs,
+                                        meanwhile=lambda: done.append(os.getpid()))
+        assert done == expected
     assert _facts_key(one) == _facts_key(many) == _facts_key(cached) == _facts_key(again)
     assert one.fingerprint() == many.fingerprint() == again.fingerprint()
     assert (one.files_parsed, one.files_total) == (many.files_parsed, many.files_total)

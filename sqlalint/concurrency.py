@@ -410,9 +410,8 @@ class _Finder:
         return None
 
 
-
-
 # -- sessions shared across threads: what SLA202 and SLA203 both need ----------------------
+
 
 def registry_for(ctx: "Context", session: "Value") -> Optional[tuple[str, Binding]]:
     """The module-level name and binding of the scoped_session registry ``session`` was

@@ -15,6 +15,7 @@ from sqlalint.model import Model, Scope
 if TYPE_CHECKING:
     from sqlalint.config import Settings
 
+
 class _OffsetCodegen(CodegenState):
     """libcst's code generation, recording where each node starts and ends as character
     offsets. Gives the same ranges as libcst's ``PositionProvider`` (syntactic positions:
@@ -224,7 +225,8 @@ class Context:
             parent = self.model.parent(child)
             if parent is None:
                 return None
-            if isinstance(parent, cst.IndentedBlock) or (isinstance(parent, cst.Match) and any(c is child for c in parent.cases)):
+            if isinstance(parent, cst.IndentedBlock) or (
+                    isinstance(parent, cst.Match) and any(c is child for c in parent.cases)):
                 indents.append(self.tree.default_indent if parent.indent is None else parent.indent)
             child = parent
         indents.reverse()

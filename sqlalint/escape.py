@@ -165,4 +165,3 @@ class _Tracker:
         if isinstance(parent, cst.Call) and parent.func is load:
             return self.carried(parent, depth) if self.follow else Fate.DROPPED
         return self.of_expr(load, depth + 1)
-

@@ -224,8 +224,8 @@ def format_junit(reports: Sequence[FileReport], **_: object) -> str:
     suites = ElementTree.Element("testsuites", {"name": "sqlalint", **counts})
     suite = ElementTree.SubElement(suites, "testsuite", {"name": "sqlalint", **counts})
     for report in reports:
-        case = ElementTree.SubElement(suite, "testcase", {"name": _xml_text(report.path), "classname": "sqlalint",
-                                                         "file": _xml_text(report.path)})
+        case = ElementTree.SubElement(suite, "testcase", {
+            "name": _xml_text(report.path), "classname": "sqlalint", "file": _xml_text(report.path)})
         for d in report.diagnostics:
             failure = ElementTree.SubElement(case, "failure", {"type": d.code, "message": _xml_text(
                 f"{d.code} {d.message}")})

@@ -431,6 +431,8 @@ def _bare(name: bytes, before: bytes) -> bytes:
     the literal: a pattern that starts with a literal is searched for much faster.)"""
     escaped = re.escape(name)
     return escaped + rb"(?<!" + before + escaped + rb")"
+
+
 _SEP = rb"[\s\\]*"
 _BRACKET_OR_LINE = re.compile(rb"[()\[\]{}\n;]")
 _CONTINUED = re.compile(rb"\\\r?\Z")
@@ -561,7 +563,8 @@ def _len_of_all(f: Facts, p: Project) -> bool:
 
 # SLA201: a functools cache decorator (``cache``/``lru_cache``, or a name one is imported
 # as), and a Session source (a SQLAlchemy/project name, or Flask's ``.session``).
-_CACHE_ALIAS = re.compile(rb"cache(?:(?<![\w]cache)|(?<=(?<![\w])lru_cache))" + _SEP + rb"as" + _SEP + rb"(" + _NAME + rb")")
+_CACHE_ALIAS = re.compile(rb"cache(?:(?<![\w]cache)|(?<=(?<![\w])lru_cache))" + _SEP + rb"as" + _SEP
+                          + rb"(" + _NAME + rb")")
 _DECORATOR = re.compile(rb"@[\s\\(]*(?:" + _NAME + rb"[\s\\)]*\." + _SEP + rb")*(" + _NAME + rb")")
 _SESSION_WORD = _words(["session"])
 _caches = _all_of([_CACHE], ["session_words", _SESSION_API, _SESSION_WORD])

@@ -114,6 +114,7 @@ def names_sqlalchemy(data: bytes) -> bool:
     anything heavy is imported."""
     return any(a in data for a in _ANCHORS)
 
+
 # Query methods that change neither how many rows are loaded nor how.
 NEUTRAL = frozenset({
     "order_by", "options", "distinct", "join", "outerjoin", "join_from", "outerjoin_from",

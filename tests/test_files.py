@@ -2,7 +2,6 @@
 that keep encoding, BOM, line endings and permissions."""
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import subprocess

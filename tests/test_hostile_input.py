@@ -15,7 +15,7 @@ from privileges import unprivileged_cli
 from sqlalint.config import Settings
 from sqlalint.engine import check_source
 from sqlalint.files import discover
-from sqlalint.runner import Mode, run
+from sqlalint.runner import run
 
 HEAD = "from sqlalchemy.ext.declarative import declarative_base\n"
 FIXED_HEAD = "from sqlalchemy.orm import declarative_base\n"
@@ -222,8 +222,8 @@ def test_unreadable_and_undecodable_files_in_every_output(unreadable):
 
     code, out, err = unprivileged_cli("check", "--isolated", "--statistics", ".", cwd=unreadable)
     assert (code, err) == (1, "")
-    assert [line.split() for line in out.splitlines()] == [["2", "SLA001", "parse-error"],
-                                                         ["1", "SLA502", "[*]", "legacy-declarative-import"]]
+    assert [line.split() for line in out.splitlines()] == [
+        ["2", "SLA001", "parse-error"], ["1", "SLA502", "[*]", "legacy-declarative-import"]]
 
     code, out, err = unprivileged_cli("check", "--isolated", "--fix", ".", cwd=unreadable)
     assert code == 1 and "Traceback" not in err

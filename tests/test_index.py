@@ -217,7 +217,8 @@ def test_configured_factories_work_across_modules(tmp_path, monkeypatch):
 
 def test_cache_is_keyed_by_content(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _project(tmp_path, {"app/__init__.py": "", "app/db.py": "from sqlalchemy.orm import sessionmaker\nS = sessionmaker()\n"})
+    _project(tmp_path, {"app/__init__.py": "",
+                        "app/db.py": "from sqlalchemy.orm import sessionmaker\nS = sessionmaker()\n"})
     settings = Settings(root=tmp_path)
     first = project_index(settings)
     cached = list((tmp_path / ".sqlalint_cache" / "index").rglob("*.json"))
@@ -470,11 +471,13 @@ def test_later_rounds_index_what_imports_a_fact_or_reaches_it_as_an_attribute():
         return _MayBind({"SessionLocal", "engine"}, set(), {})((Path("m.py"), text))
 
     for text in (b"from app.db import SessionLocal", b"from app.db import x, SessionLocal as S",
-                 b"import x; from app.db import (\n    a,  # not b)\n    engine,\n)", b"from app.db import a, \\\n engine",
+                 b"import x; from app.db import (\n    a,  # not b)\n    engine,\n)",
+                 b"from app.db import a, \\\n engine",
                  b"x = db.SessionLocal()", b"x = (db.  # why\n     engine)", b"x = db . \\\n engine",
                  b"import app.engine"):
         assert may_bind(text), text
     for text in (b"x = SessionLocal()", b"def engine(): pass", b"x = db.SessionLocalFactory()",
-                 b"from app.db import Other  # SessionLocal", b"x = SessionLocal.bind", b"from a import (b)\nengine = 1",
+                 b"from app.db import Other  # SessionLocal", b"x = SessionLocal.bind",
+                 b"from a import (b)\nengine = 1",
                  b"reimport engine", b"x.import engine", b"from app.db import SessionLocalFactory"):
         assert not may_bind(text), text

@@ -41,7 +41,8 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "pkg" / "db.py").write_text(CACHED)
     (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
     # A syntax error where a rule could match (create_engine in a function): parsed, so reported.
-    (tmp_path / "pkg" / "broken.py").write_text("from sqlalchemy import create_engine\n\ndef f(:\n    return create_engine(url)\n")
+    (tmp_path / "pkg" / "broken.py").write_text(
+        "from sqlalchemy import create_engine\n\ndef f(:\n    return create_engine(url)\n")
     return tmp_path
 
 

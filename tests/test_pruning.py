@@ -521,7 +521,8 @@ def test_the_runner_parses_the_pruned_text(monkeypatch, tmp_path):
 
 def _found(source: str, rules) -> list[tuple[str, int]]:
     """What the rules find with pruning."""
-    return [(d.code, d.line) for d in lint_source(source, "example.py", Settings(), rules=rules, prune=True).diagnostics]
+    found = lint_source(source, "example.py", Settings(), rules=rules, prune=True)
+    return [(d.code, d.line) for d in found.diagnostics]
 
 
 def _same(source: str, settings: Settings, rules) -> None:

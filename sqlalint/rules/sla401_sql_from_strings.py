@@ -262,7 +262,8 @@ def _fix(ctx: Context, scope: Scope, built: Built, found: Optional[Execution], t
     if already and (text_call is None or not set(already) <= set(existing_keys)):
         return None  # ``:x`` in the text that only text() would read as a bind
     if variable is not None:
-        statement_node = found.arg.value if found is not None and text_call is None else text_call.args[0].value  # type: ignore[union-attr]
+        statement_node = (found.arg.value if found is not None and text_call is None
+                          else text_call.args[0].value)  # type: ignore[union-attr]
         if len(uses_of(ctx, variable)) != 1 or not _simple_assign(ctx, variable):
             return None
     literal = string_literal(pieces, built.quote, built.node)
@@ -276,7 +277,8 @@ def _fix(ctx: Context, scope: Scope, built: Built, found: Optional[Execution], t
         new_statement = literal
     applicability = Applicability.UNSAFE if all_values else Applicability.DISPLAY_ONLY
     if found is None:  # a text() not executed here: .bindparams(name=value)
-        new_text = text_call.with_changes(args=[text_call.args[0].with_changes(value=new_statement)])  # type: ignore[union-attr]
+        first = text_call.args[0]  # type: ignore[union-attr]
+        new_text = text_call.with_changes(args=[first.with_changes(value=new_statement)])  # type: ignore[union-attr]
         no_space = cst.SimpleWhitespace("")
         keywords = [cst.Arg(value, keyword=cst.Name(name), equal=cst.AssignEqual(no_space, no_space))
                     for name, value in params]

@@ -148,18 +148,19 @@ def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsa
             elif token is not None:
                 tokens[position] = token
     pending = [position for position, report in enumerate(reports) if report is None]
+    jobs = jobs or os.cpu_count() or 1
+    todo = [files[position] for position in pending]
+    pooled = jobs > 1 and len(todo) >= POOL_MIN_FILES
+    if pooled and isinstance(index, LazyIndex):
+        # Once, before forking, not once per worker. While the index's own pool parses,
+        # this process imports the engine (libcst, the rules: 0.3 s), which the lint
+        # workers forked below then inherit instead of each importing it.
+        index = index.resolve(meanwhile=_import_engine)
     if len(pending) >= POOL_MIN_FILES:
         # What exists now (the project index, the modules) lives until the end: the cyclic
         # collector need not walk it again after every parse, here or in forked workers.
         gc.freeze()
-    jobs = jobs or os.cpu_count() or 1
-    todo = [files[position] for position in pending]
-    if jobs > 1 and len(todo) >= POOL_MIN_FILES:
-        if isinstance(index, LazyIndex):
-            # Once, before forking, not once per worker. While the index's own pool parses,
-            # this process imports the engine (libcst, the rules: 0.3 s), which the lint
-            # workers forked below then inherit instead of each importing it.
-            index = index.resolve(meanwhile=_import_engine)
+    if pooled:
         done = _in_pool(todo, settings, mode, unsafe, index, jobs, on_file_done)
     else:
         done = _notify((process_file(path, settings, mode, unsafe, index) for path in todo), on_file_done)

@@ -1,6 +1,7 @@
 """A pooled run gives the same reports, in the same order, as a serial one."""
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
 
@@ -39,7 +40,21 @@ def test_a_lazy_index_is_built_once_before_the_pool_forks(tmp_path, monkeypatch)
     settings = Settings(root=tmp_path)
     monkeypatch.setattr(runner, "POOL_MIN_FILES", 4)
     index = LazyIndex(settings, lambda: files)
-    pooled = run(files, settings, jobs=2, index=index)
+    # What the workers inherit is frozen: their collector does not walk the index (nor
+    # the engine) again and again. (gc.get_objects() leaves out what is frozen.)
+    seen = {}
+    in_pool = runner._in_pool
+
+    def spy(files, settings, mode, unsafe, built, *rest):
+        seen["tracked"] = any(o is built for o in gc.get_objects())
+        return in_pool(files, settings, mode, unsafe, built, *rest)
+
+    monkeypatch.setattr(runner, "_in_pool", spy)
+    try:
+        pooled = run(files, settings, jobs=2, index=index)
+    finally:
+        gc.unfreeze()
     assert index._index is not None  # built here, in the parent: the workers inherit it
+    assert seen == {"tracked": False}
     serial = run(files, settings, jobs=1, index=LazyIndex(settings, lambda: files))
     assert [(r.path, r.diagnostics) for r in pooled] == [(r.path, r.diagnostics) for r in serial]

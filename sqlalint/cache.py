@@ -305,6 +305,7 @@ class LazyIndex:
         self._folder = Path(folder) if folder is not None else None
         self._index: Optional["ProjectIndex"] = None
         self._state: Optional[dict] = None
+        self.meanwhile: Optional[Callable[[], object]] = None  # see ProjectIndex.build
         self._key = ""
         if self._folder is not None:
             hashes = hashes if hashes is not None else ContentHashes(self._folder)
@@ -332,8 +333,9 @@ class LazyIndex:
         name = hashlib.blake2b(where.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
         return digest.hexdigest(), self._folder / STATE / f"index-{name}.json"  # type: ignore[operator]
 
-    def resolve(self, meanwhile: Optional[Callable[[], object]] = None) -> "ProjectIndex":
-        """The built index (built now if need be; ``meanwhile`` as for ProjectIndex.build)."""
+    def resolve(self) -> "ProjectIndex":
+        """The built index (built now if need be; ``meanwhile``, when set, as for
+        ProjectIndex.build)."""
         if self._index is None:
             from sqlalint.index import CACHE_SUBDIR, ProjectIndex
 
@@ -342,7 +344,7 @@ class LazyIndex:
                 Path(settings.root), self._files(),
                 cache_dir=self._folder / CACHE_SUBDIR if self._folder is not None else None,
                 session_factories=settings.session_factories, engine_factories=settings.engine_factories,
-                jobs=self._jobs, meanwhile=meanwhile)
+                jobs=self._jobs, meanwhile=self.meanwhile)
             if self._folder is not None:
                 self._state = {"key": self._key, "fingerprint": self._index.fingerprint(),
                                "triggers": self._index.trigger_names()}

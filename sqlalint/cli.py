@@ -14,7 +14,7 @@ from sqlalint.config import ConfigError, Settings, load_settings, with_overrides
 from sqlalint.files import Discovery, discover
 from sqlalint.output import FORMATS, format_statistics
 from sqlalint.progress import progress
-from sqlalint.runner import FileReport, Mode, process_stdin, run
+from sqlalint.runner import FileReport, Mode, import_engine_meanwhile, process_stdin, run
 
 # The rules, the index and libcst are imported where needed, not here: a fully cached run
 # never needs them, and importing libcst alone costs about 0.2 s.
@@ -109,6 +109,7 @@ def check(paths: Sequence[str], fix: bool, unsafe_fixes: Optional[bool], diff: b
         sys.exit(EXIT_ERROR)
     cache = None
     if folder is not None and mode is Mode.CHECK:
+        import_engine_meanwhile(index, len(found.files), jobs)  # the fingerprint may build the index
         cache = ResultCache(folder, settings, index.fingerprint(), hashes)
     with progress(len(found.files), output_format) as on_file_done:
         reports = run(found.files, settings, mode, unsafe, index, cache=cache, jobs=jobs, on_file_done=on_file_done)

@@ -136,6 +136,8 @@ def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsa
     ``on_file_done`` (a progress bar) is called once per file, as each is done."""
     if cache is not None and mode is not Mode.CHECK:
         cache = None
+    jobs = jobs or os.cpu_count() or 1
+    import_engine_meanwhile(index, len(files), jobs)
     reports: list[Optional[FileReport]] = [None] * len(files)
     tokens: dict[int, tuple[str, str, str]] = {}
     if cache is not None:
@@ -148,14 +150,10 @@ def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsa
             elif token is not None:
                 tokens[position] = token
     pending = [position for position, report in enumerate(reports) if report is None]
-    jobs = jobs or os.cpu_count() or 1
     todo = [files[position] for position in pending]
     pooled = jobs > 1 and len(todo) >= POOL_MIN_FILES
     if pooled and isinstance(index, LazyIndex):
-        # Once, before forking, not once per worker. While the index's own pool parses,
-        # this process imports the engine (libcst, the rules: 0.3 s), which the lint
-        # workers forked below then inherit instead of each importing it.
-        index = index.resolve(meanwhile=_import_engine)
+        index = index.resolve()  # once, before forking, not once per worker
     if len(pending) >= POOL_MIN_FILES:
         # What exists now (the project index, the modules) lives until the end: the cyclic
         # collector need not walk it again after every parse, here or in forked workers.
@@ -193,6 +191,15 @@ def _cached(cache: "ResultCache", path: Path, settings: Settings
         except SourceError:
             return None, token
     return report, token
+
+
+def import_engine_meanwhile(index: object, files: int, jobs: Optional[int]) -> None:
+    """If ``files`` are enough for a pool and ``index`` is lazy: should its pool build it
+    (for this run, or for the result cache's keys), this process imports the engine
+    (libcst, the rules: 0.3 s) meanwhile, and the lint workers forked later inherit it
+    instead of each importing it."""
+    if (jobs or os.cpu_count() or 1) > 1 and files >= POOL_MIN_FILES and isinstance(index, LazyIndex):
+        index.meanwhile = _import_engine
 
 
 def _import_engine() -> None:

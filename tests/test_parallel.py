@@ -58,3 +58,25 @@ def test_a_lazy_index_is_built_once_before_the_pool_forks(tmp_path, monkeypatch)
     assert seen == {"tracked": False}
     serial = run(files, settings, jobs=1, index=LazyIndex(settings, lambda: files))
     assert [(r.path, r.diagnostics) for r in pooled] == [(r.path, r.diagnostics) for r in serial]
+
+
+@pytest.mark.skipif(not CASES.is_dir(), reason="../shared/cases is not beside the checkout")
+def test_the_engine_is_imported_while_the_index_pool_parses(tmp_path, monkeypatch):
+    # Also when the index is built for the result cache's keys, before the run.
+    import sqlalint.index as index_module
+    from sqlalint.cache import LazyIndex
+
+    shutil.copytree(CASES, tmp_path / "cases")
+    files = sorted(tmp_path.rglob("*.py"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(index_module, "POOL_MIN_SUMMARIES", 1)
+    monkeypatch.setattr(runner, "POOL_MIN_FILES", 4)
+    calls = []
+    monkeypatch.setattr(runner, "_import_engine", lambda: calls.append("engine"))
+    settings = Settings(root=tmp_path)
+    for count, jobs, expected in ((len(files), 2, ["engine"]), (len(files), 1, []), (1, 2, [])):
+        calls.clear()
+        index = LazyIndex(settings, lambda: files, tmp_path / f"cache{count}-{jobs}")
+        runner.import_engine_meanwhile(index, count, jobs)
+        index.fingerprint()
+        assert calls == expected, (count, jobs)

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from sqlalint.cache import LazyIndex
 from sqlalint.config import Settings
@@ -146,7 +146,8 @@ def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsa
             hit, token = _cached(cache, path, settings)
             if hit is not None:
                 reports[position] = hit
-                _notify([hit], on_file_done)
+                if on_file_done is not None:
+                    on_file_done(hit)
             elif token is not None:
                 tokens[position] = token
     pending = [position for position, report in enumerate(reports) if report is None]
@@ -159,11 +160,15 @@ def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsa
         # collector need not walk it again after every parse, here or in forked workers.
         gc.freeze()
     if pooled:
-        done = _in_pool(todo, settings, mode, unsafe, index, jobs, on_file_done)
+        done = _in_pool(todo, settings, mode, unsafe, index, jobs)
     else:
-        done = _notify((process_file(path, settings, mode, unsafe, index) for path in todo), on_file_done)
-    for position, report in zip(pending, done):
+        done = (process_file(path, settings, mode, unsafe, index) for path in todo)
+    # Each report as it arrives: its result is stored while the workers go on. (``done``
+    # first: zip exhausts it, which shuts the pool down, before it finds ``pending`` done.)
+    for report, position in zip(done, pending):
         reports[position] = report
+        if on_file_done is not None:
+            on_file_done(report)
         if cache is not None and position in tokens and not report.errors and not report.messages:
             from sqlalint.cache import encode_report
 
@@ -219,8 +224,8 @@ def _pool_work(path: Path) -> FileReport:
 
 
 def _in_pool(files: Sequence[Path], settings: Settings, mode: Mode, unsafe: bool,
-             index: Optional["ProjectIndex"], jobs: int,
-             on_file_done: Optional[Callable[[FileReport], None]] = None) -> list[FileReport]:
+             index: Optional["ProjectIndex"], jobs: int) -> Iterator[FileReport]:
+    """The report of each of ``files``, in order, as each is ready."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -230,18 +235,7 @@ def _in_pool(files: Sequence[Path], settings: Settings, mode: Mode, unsafe: bool
     chunk = max(1, min(16, len(files) // (workers * 8)))
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_init,
                              initargs=(settings, mode, unsafe, index)) as pool:
-        return _notify(pool.map(_pool_work, files, chunksize=chunk), on_file_done)
-
-
-def _notify(reports: Iterable[FileReport], on_file_done: Optional[Callable[[FileReport], None]]
-            ) -> list[FileReport]:
-    """Collect ``reports`` as they arrive, calling ``on_file_done`` on each."""
-    collected = []
-    for report in reports:
-        collected.append(report)
-        if on_file_done is not None:
-            on_file_done(report)
-    return collected
+        yield from pool.map(_pool_work, files, chunksize=chunk)
 
 
 def unified_diff(before: str, after: str, path: str) -> str:

@@ -47,6 +47,26 @@ def _summary(reports):
     return [(r.path, r.diagnostics, r.text is not None) for r in reports]
 
 
+def test_each_result_is_stored_as_it_arrives(project, monkeypatch):
+    # Not all at the end: with a pool, the main process stores while the workers lint.
+    events: list[str] = []
+    real_process, real_store = runner.process_file, ResultCache.store
+
+    def process_file(path, *args, **kwargs):
+        events.append(f"lint {path.name}")
+        return real_process(path, *args, **kwargs)
+
+    def store(self, token, entry):
+        events.append(f"store {token[0]}")
+        return real_store(self, token, entry)
+
+    monkeypatch.setattr(runner, "process_file", process_file)
+    monkeypatch.setattr(ResultCache, "store", store)
+    settings = Settings(root=project)
+    run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
+    assert events == ["lint a.py", "store a.py", "lint b.py", "store b.py"]
+
+
 def test_second_run_is_served_from_the_cache_with_fixes_intact(project, monkeypatch):
     settings = Settings(root=project)
     cold = run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))

@@ -1,7 +1,8 @@
 """The result cache: an unchanged file, under unchanged settings, is never parsed twice.
 
-One JSON file per entry under ``<cache dir>/results/``, named by a hash of everything the
-result depends on: the file's content hash, its displayed path and module name, the
+One JSON file per entry under ``<cache dir>/results/`` (for the files that were analysed:
+the bytes of most rule them out, which costs less than an entry), named by a hash of
+everything the result depends on: the file's content hash, its displayed path and module name, the
 effective settings, the sqlalint version and code, and the project index's fingerprint.
 Entries are written to a temporary file and renamed into place, so runs sharing the folder
 never see a half-written entry (the worst case is computing one twice). Only CHECK results
@@ -191,9 +192,12 @@ class ResultCache:
             self._changed[display] = [digest, entry]
         return entry, (display, digest, key)
 
-    def store(self, token: tuple[str, str, str], entry: dict) -> None:
+    def store(self, token: tuple[str, str, str], entry: dict, analysed: bool = True) -> None:
+        """Store ``entry`` in the run file and, for a file that was ``analysed`` (its bytes
+        did not rule it out), as an entry of its own. (Most files are ruled out by their
+        bytes: doing that again costs less than writing an entry file, and reading it.)"""
         display, digest, key = token
-        if key:
+        if key and analysed:
             self.put(key, entry)
         self._changed[display] = [digest, entry]
 

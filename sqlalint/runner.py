@@ -172,7 +172,8 @@ def run(files: Sequence[Path], settings: Settings, mode: Mode = Mode.CHECK, unsa
         if cache is not None and position in tokens and not report.errors and not report.messages:
             from sqlalint.cache import encode_report
 
-            cache.store(tokens[position], encode_report(report.diagnostics, report.text is not None))
+            analysed = report.text is not None
+            cache.store(tokens[position], encode_report(report.diagnostics, analysed), analysed)
     if cache is not None:
         cache.save()
     return reports  # type: ignore[return-value]

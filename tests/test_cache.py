@@ -56,9 +56,9 @@ def test_each_result_is_stored_as_it_arrives(project, monkeypatch):
         events.append(f"lint {path.name}")
         return real_process(path, *args, **kwargs)
 
-    def store(self, token, entry):
+    def store(self, token, entry, *args):
         events.append(f"store {token[0]}")
-        return real_store(self, token, entry)
+        return real_store(self, token, entry, *args)
 
     monkeypatch.setattr(runner, "process_file", process_file)
     monkeypatch.setattr(ResultCache, "store", store)
@@ -144,11 +144,12 @@ def test_concurrent_runs_share_a_cache(project):
 
 
 def test_prune_drops_entries_unused_for_a_month(project):
+    (project / "c.py").write_text(LEGACY + "x = 1\n")
     settings = Settings(root=project)
     cache = ResultCache(project / ".c", settings)
     run(_files(project), settings, jobs=1, cache=cache)
     entries = list((project / ".c" / "results").rglob("*.json"))
-    assert len(entries) == 2
+    assert len(entries) == 2  # a.py and c.py: b.py's bytes rule it out, it gets no entry
     old = time.time() - 40 * 86400
     os.utime(entries[0], (old, old))
     assert cache.prune() == 1
@@ -178,11 +179,12 @@ def test_a_rerun_reads_one_run_file_not_an_entry_per_file(project, monkeypatch):
     warm = run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
     assert seen == [] and reads == []
     assert [d.code for d in warm[0].diagnostics] == ["SLA502"] and warm[0].diagnostics[0].fix is not None
-    # Without the run file, the per-file entries (keyed by content) still serve.
+    # Without the run file, the per-file entries (keyed by content) still serve; a file its
+    # bytes rule out has none (ruling it out again is cheaper than an entry).
     for state in (project / ".c" / "state").glob("run-*.json"):
         state.unlink()
     again = run(_files(project), settings, jobs=1, cache=ResultCache(project / ".c", settings))
-    assert seen == [] and len(reads) == 2
+    assert seen == [project / "b.py"] and len(reads) == 2
     assert _summary(again) == _summary(warm)
 
 

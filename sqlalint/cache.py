@@ -1,9 +1,10 @@
 """The result cache: an unchanged file, under unchanged settings, is never parsed twice.
 
-One JSON file per entry under ``<cache dir>/results/`` (for the files that were analysed:
-the bytes of most rule them out, which costs less than an entry), named by a hash of
-everything the result depends on: the file's content hash, its displayed path and module name, the
+One JSON file per entry under ``<cache dir>/results/``, named by a hash of everything the
+result depends on: the file's content hash, its displayed path and module name, the
 effective settings, the sqlalint version and code, and the project index's fingerprint.
+(Only for the files that were analysed: the bytes of most rule them out, which costs less
+than writing and reading an entry.)
 Entries are written to a temporary file and renamed into place, so runs sharing the folder
 never see a half-written entry (the worst case is computing one twice). Only CHECK results
 are cached.

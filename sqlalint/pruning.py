@@ -108,8 +108,8 @@ class Hot:
     a hot function is hot too (``callers``). With ``uses``: uses of the names that
     module-level or class-level assignments bind to what ``level`` (or ``project``) names.
     With ``imported``: uses of what the module imports under a matching name. ``named``:
-    keep the definitions that the kept code names. ``level_calls``: keep the class-level
-    assignments of calls."""
+    keep the definitions that the kept code names. ``level_calls``: keep the classes that
+    assign a call at class level, and those assignments."""
 
     def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes], bool]],
                  level: Sequence[str], project: frozenset = frozenset(), *, opens: bool = False,

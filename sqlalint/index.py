@@ -1001,26 +1001,23 @@ class _MayBind:
             if words is None:
                 words = self.words[id(item)] = self.words_of(data)
             used = self.ascii & words
-            if used and _reaches(data, used):
+            if used and self._reaches(data, used):
                 return True
         return any(n in data for n in self.other) or self.star is not None and self.star.search(data) is not None
+
+    def _reaches(self, data: bytes, names: frozenset) -> bool:
+        """Does ``data`` spell one of ``names`` (ASCII words it uses) where that can be
+        another module's binding: imported, or an attribute (``db.SessionLocal``)?"""
+        if any(not names.isdisjoint(self.words_of(m.group(1))) for m in _IMPORTED.finditer(data)):
+            return True
+        attribute = re.compile(_DOT + rb"(?:" + b"|".join(map(re.escape, sorted(names))) + rb")(?![\w])")
+        return attribute.search(data) is not None
 
 
 # What an import statement names: up to the end of its logical line (or a comment), or
 # its parentheses (where a comment may hold a ``)``).
 _IMPORTED = re.compile(rb"import(?<![\w.]import)(?![\w])[ \t]*+(\((?:[^)#]++|#[^\r\n]*+)*+\)|(?:\\\r?\n|[^\r\n;#])*+)")
 _DOT = rb"\.(?:[\s\\]|#[^\r\n]*+)*+"  # a dot, and what may come before the name it reaches
-
-
-def _reaches(data: bytes, names: frozenset) -> bool:
-    """Does ``data`` spell one of ``names`` (ASCII words it uses) where that can be another
-    module's binding: imported, or an attribute (``db.SessionLocal``)?"""
-    from sqlalint.prefilter import words_of
-
-    if any(not names.isdisjoint(words_of(m.group(1))) for m in _IMPORTED.finditer(data)):
-        return True
-    attribute = re.compile(_DOT + rb"(?:" + b"|".join(map(re.escape, sorted(names))) + rb")(?![\w])")
-    return attribute.search(data) is not None
 
 
 def _star_import_of(modules: set[str]) -> "re.Pattern[bytes]":

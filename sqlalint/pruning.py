@@ -129,10 +129,7 @@ class Hot:
         end = len(text) if end is None else end
         if self.pattern is not None and self.pattern.search(text, start, end):
             return True
-        if self.places:
-            data = text[start:end].encode("utf-8", "surrogatepass")
-            return any(place(data) for place in self.places)
-        return False
+        return bool(self.places) and self.search_places(text, start, end)
 
     def search_level(self, text: str, start: int = 0, end: Optional[int] = None) -> bool:
         end = len(text) if end is None else end
@@ -412,9 +409,9 @@ def _cuttable_names(node: Union[ast.Assign, ast.AnnAssign], lines: list[str], st
         names = (node.target.id,)  # the annotation goes: no rule reads a class-level one
     else:
         return ()
-    if any(_MODEL_NAMES.fullmatch(name) for name in names) or node.end_lineno is None:
+    if any(_MODEL_NAMES.fullmatch(name) for name in names):
         return ()
-    head, tail = lines[node.lineno - 1], lines[node.end_lineno - 1]
+    head, tail = lines[node.lineno - 1], lines[node.end_lineno - 1]  # type: ignore[operator]
     # Column offsets count UTF-8 bytes.
     before = head.encode("utf-8", "surrogatepass")[:node.col_offset]
     after = tail.encode("utf-8", "surrogatepass")[node.end_col_offset:].decode("utf-8", "surrogatepass")

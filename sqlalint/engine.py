@@ -148,7 +148,7 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
             analysed = pruned.text
     as_it_is = dict(noqa=noqa, screened=True)
     try:
-        tree = cst.parse_module(analysed) if tree is None else tree
+        tree = parse_unvalidated(analysed) if tree is None else tree
     except cst.ParserSyntaxError as error:
         if analysed is not source:  # libcst's own limit, maybe in what was cut: say it as it is
             return lint_source(source, path, settings, index, module_name, is_package, rules, **as_it_is)
@@ -297,6 +297,28 @@ def apply_fixes(source: str, fixes: Sequence[ResolvedFix]) -> tuple[str, list[Re
     for edit in edits:
         text = text[:edit.start] + edit.content + text[edit.end:]
     return text, chosen
+
+
+# libcst validates each node as it is built (``CSTNode.__post_init__``): about an eighth of a
+# parse, for nodes its own parser builds valid. Analysis skips that; fixed text is still
+# parsed with it (``parsed``), and the nodes rules build are still validated.
+_VALIDATE = getattr(cst.CSTNode, "__post_init__", None)
+
+
+def _valid_by_construction(node: object) -> None:
+    pass
+
+
+def parse_unvalidated(source: str) -> cst.Module:
+    """``cst.parse_module(source)`` without per-node validation. (The switch is global while
+    it parses: nodes another thread builds meanwhile go unvalidated too.)"""
+    if _VALIDATE is None:
+        return cst.parse_module(source)
+    cst.CSTNode.__post_init__ = _valid_by_construction  # type: ignore[method-assign]
+    try:
+        return cst.parse_module(source)
+    finally:
+        cst.CSTNode.__post_init__ = _VALIDATE  # type: ignore[method-assign]
 
 
 def parses(source: str) -> bool:

@@ -49,6 +49,7 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _REBINDS = re.compile(r"\b(?:global|nonlocal)\b")
 _WALRUS = re.compile(r":=")  # binds in the enclosing scope
 _WORD = re.compile(r"\w+")
+_NOT_BREAK = re.compile(r"[^\r\n]+")  # what is left of lines without it: their breaks
 # A line that starts with ``#`` is a comment or inside a string: it names no binding
 # (unless an f-string's field is on it: such text is read whole).
 _COMMENT_LINE = re.compile(r"^[ \t]*#.*$", re.M)
@@ -551,7 +552,7 @@ def _render(text: str, lines: list[str], starts: list[int],
         start, end = starts[first], starts[last + 1]
         pieces.append(text[done:start])
         size += start - done
-        stub = _stub(lines, first, last, "=".join(definition.names))  # type: ignore[attr-defined]
+        stub = _stub(text, lines, starts, first, last, "=".join(definition.names))  # type: ignore[attr-defined]
         pieces.append(stub)
         spans.append((size, size + len(stub), start, end))
         size += len(stub)
@@ -560,16 +561,16 @@ def _render(text: str, lines: list[str], starts: list[int],
     return Pruned("".join(pieces), spans), "\n".join(pieces[0::2])
 
 
-def _stub(lines: list[str], first: int, last: int, name: str) -> str:
+def _stub(text: str, lines: list[str], starts: list[int], first: int, last: int, name: str) -> str:
     """One statement at the definition's indentation that binds ``name`` (``a=b``: two
     targets) to a value inference does not know, ``name=...``, with the definition's other
     line breaks in a string (one token: cheaper for libcst than as many blank lines)."""
     head = lines[first]
     indent = head[:len(head) - len(head.lstrip(" \t"))]
-    breaks = [_ending(line) for line in lines[first:last + 1]]
+    end = _ending(lines[last])
     if first == last:
-        return f"{indent}{name}=...{breaks[0]}"
-    return f'{indent}{name}=(...,"""' + "".join(breaks[:-1]) + '""")[0]' + breaks[-1]
+        return f"{indent}{name}=...{end}"
+    return f'{indent}{name}=(...,"""' + _NOT_BREAK.sub("", text[starts[first]:starts[last]]) + '""")[0]' + end
 
 
 def _ending(line: str) -> str:

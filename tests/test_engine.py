@@ -186,3 +186,16 @@ def test_parse_error_location_and_message():
 def test_files_without_triggers_are_not_parsed():
     # A syntax error in a file that cannot hold a finding is the compiler's business.
     assert lint_source("def f(:\n", "t.py").diagnostics == []
+
+
+def test_analysis_parses_without_node_validation_and_restores_it(monkeypatch):
+    checked: list[str] = []
+    monkeypatch.setattr(cst.Name, "_validate", lambda self: checked.append(self.value))
+    tree = engine.parse_unvalidated("total = count + 1\n")
+    assert tree.code == "total = count + 1\n" and checked == []
+    cst.parse_module("total = count + 1\n")
+    assert checked == ["total", "count"]
+    with pytest.raises(cst.ParserSyntaxError):
+        engine.parse_unvalidated("total = (\n")
+    cst.Name("again")  # built by a rule or a fix: validated, also after a failed parse
+    assert checked == ["total", "count", "again"]

@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
+from sqlalint import bounded
 from sqlalint.prefilter import Facts, Project, loads_here
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -65,7 +66,9 @@ _ODD = re.compile(r"\r(?!\n)|[\f\v\x00]")
 # rules are all listed is analysed without its other definitions.
 @dataclass(frozen=True)
 class Where:
-    inside: Union[None, str, Callable[[bytes], bool]] = None  # in a function's text
+    # In a function's text; a condition is also given the function's ``ast`` node (None for
+    # module-level or class-level code).
+    inside: Union[None, str, Callable[[bytes, Optional[ast.AST]], bool]] = None
     level: Optional[str] = None  # in module-level or class-level code
     # Calls of what may open a Session (Hot.bind says what), and calls of functions that do.
     opens: bool = False
@@ -87,7 +90,9 @@ HOT: dict[str, Where] = {
     "SLA201": Where(r"cache", level=r"cache", imported=r"functools|cache|lru_cache|cached_property"),
     "SLA202": Where(level=r"Session|session|sessionmaker", uses=True, level_calls=True),  # its fix rewrites the uses
     "SLA204": Where(opens=True),  # ``x = <opener>()`` in a function
-    "SLA301": Where(lambda text: loads_here(Facts(text), sessions=True)),
+    # Where a chain may load rows, unless ast shows every chain there bounded.
+    "SLA301": Where(lambda text, function: loads_here(Facts(text), sessions=True)
+                    and (function is None or bounded.may_report(function))),
     "SLA302": Where(r"\blen\b"),
     "SLA401": Where(r"(?:execute|exec_driver_sql|text)" + r"[\s\\]*\(", imported=r"text"),
     "SLA402": Where(r"execute[\s\\]*\("),
@@ -112,7 +117,7 @@ class Hot:
     keep the definitions that the kept code names. ``level_calls``: keep the classes that
     assign a call at class level, and those assignments."""
 
-    def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes], bool]],
+    def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes, Optional[ast.AST]], bool]],
                  level: Sequence[str], project: frozenset = frozenset(), *, opens: bool = False,
                  uses: bool = False, imported: Sequence[str] = (), callers: bool = False, named: bool = True,
                  level_calls: bool = False):
@@ -126,21 +131,23 @@ class Hot:
         self.sessions = re.compile(_SESSION_WORD + (r"|" + _words_of(project) if project else ""))
         self.project = re.compile(_words_of(project)) if project else None
 
-    def search(self, text: str, start: int = 0, end: Optional[int] = None) -> bool:
+    def search(self, text: str, start: int = 0, end: Optional[int] = None,
+               function: Optional[ast.AST] = None) -> bool:
+        """``function``: the node of the function that ``start``..``end`` spans, if one does."""
         end = len(text) if end is None else end
         if self.pattern is not None and self.pattern.search(text, start, end):
             return True
-        return bool(self.places) and self.search_places(text, start, end)
+        return bool(self.places) and self.search_places(text, start, end, function)
 
     def search_level(self, text: str, start: int = 0, end: Optional[int] = None) -> bool:
         end = len(text) if end is None else end
         return self.search(text, start, end) or self.level is not None and bool(self.level.search(text, start, end))
 
-    def search_places(self, text: str, start: int, end: int) -> bool:
-        """The conditions on bytes alone: unlike a pattern, they read more than what they
-        find (a name assigned a query elsewhere in the span)."""
+    def search_places(self, text: str, start: int, end: int, function: Optional[ast.AST] = None) -> bool:
+        """The conditions on bytes (and on ``function``'s node): unlike a pattern, they read
+        more than what they find (a name assigned a query elsewhere in the span)."""
         data = text[start:end].encode("utf-8", "surrogatepass")
-        return any(place(data) for place in self.places)
+        return any(place(data, function) for place in self.places)
 
     def bind(self, tree: ast.Module, text: str, starts: Sequence[int]) -> "Hot":
         """This, for one module (``starts``: where each of its lines starts)."""
@@ -332,10 +339,12 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
     definitions = _definitions(tree.body, lines, starts, text, None)
     hot = hot.bind(tree, text, starts)
 
-    def hot_in(first: int, last: int, inner: list[_Definition], level: bool) -> bool:
+    def hot_in(first: int, last: int, inner: list[_Definition], level: bool,
+               function: Optional[ast.AST] = None) -> bool:
         """Is any of lines ``first``..``last`` (of a module or class body when ``level``, of
-        a function otherwise) hot? Marks the hot (and the rebinding) definitions among
-        ``inner``, which are in those lines; each line is read once."""
+        a function otherwise: ``function``, its node) hot? Marks the hot (and the
+        rebinding) definitions among ``inner``, which are in those lines; each line is read
+        once."""
         search = hot.search_level if level else hot.search
         found, line = False, first
         for definition in inner:
@@ -344,12 +353,15 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
             if definition.is_assignment:
                 continue  # searched with the code around it, as before it could be cut
             found = line < definition.first and search(text, starts[line], starts[definition.first]) or found
-            if hot_in(definition.first, definition.last, definition.children, definition.is_class):
+            if hot_in(definition.first, definition.last, definition.children, definition.is_class,
+                      None if definition.is_class else definition.node):
                 definition.keep = found = True
             elif _REBINDS.search(text, starts[definition.first], starts[definition.last + 1]):
                 definition.keep = True
             line = definition.last + 1
-        return line <= last and search(text, starts[line], starts[last + 1]) or found
+        if level:
+            return line <= last and search(text, starts[line], starts[last + 1]) or found
+        return line <= last and search(text, starts[line], starts[last + 1], function) or found
 
     if not hot_in(0, len(lines) - 1, definitions, True):
         return None

@@ -44,8 +44,10 @@ def may_report(function: ast.AST) -> bool:
 def _sites(function: ast.AST) -> Iterator[tuple[ast.expr, bool]]:
     """(the query, is it in the function's own scope) of each place SLA301 reads: the
     receiver of ``.all()`` and the iterable of a ``for`` or a comprehension when it is a
-    call (awaited or not)."""
-    stack: list[tuple[ast.AST, bool]] = [(statement, True) for statement in function.body]  # type: ignore[attr-defined]
+    call (awaited or not). Decorators, defaults and annotations are in the function's text
+    but the enclosing scope's."""
+    body = {id(statement) for statement in function.body}  # type: ignore[attr-defined]
+    stack = [(child, id(child) in body) for child in ast.iter_child_nodes(function)]
     while stack:
         node, direct = stack.pop()
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "all" \

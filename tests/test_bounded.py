@@ -16,6 +16,7 @@ SLA301 = [rule for rule in ALL_RULES if rule.code == "SLA301"]
 
 HEADER = '''\
 from sqlalchemy import select
+from registry import register
 from sqlalchemy.orm import DeclarativeBase, Mapped, Query, mapped_column, sessionmaker
 
 SessionLocal = sessionmaker()
@@ -57,11 +58,14 @@ FUNCTIONS = [
     # `.get()` before the origin may be what picks the Session (the rule cannot tell here).
     ("def f(sessions):\n    return sessions.get('main').query(Event).all()\n", True),
     ("def f():\n    return session.query(Event).all(1)\n", False),  # not `.all()`
+    # In the function's text, in the module's scope.
+    ("@register(session.query(Event).all())\ndef f():\n    pass\n", True),
+    ("def f(events=session.query(Event).all()):\n    pass\n", True),
     ("def f(make):\n    for event in make():\n        print(event)\n    return make().all()\n", False),
 ]
 
 
-NOT_REPORTED = {FUNCTIONS[14][0], FUNCTIONS[15][0]}
+NOT_REPORTED = {FUNCTIONS[14][0], FUNCTIONS[15][0]}  # the lambda's, `sessions.get(...)`
 
 
 def _function(source: str) -> ast.AST:

@@ -13,12 +13,14 @@ lines:
         return a + b            \"\"\")[0]
 
 A definition is cold when its text holds no *hot* pattern of the rules being run (their
-report sites hold one: a ``.all()``, an ``execute``, a ``declarative`` import), no
-``global``/``nonlocal`` (it could rebind a module name), and its name is nowhere in what is
-kept (a kept function may call it, a kept class inherit from it). Everything else stays
-byte for byte, so lines and columns of what is analysed are the original's, and the
-module and class namespaces keep the same names (a stub's value is unknown to inference,
-so rules stay silent about it). Offsets move: :meth:`Pruned.original` maps them back.
+report sites hold one: a ``.all()``, an ``execute``, a ``declarative`` import; for a
+function, SLA301 also asks :mod:`sqlalint.bounded` whether a chain there may read
+unbounded), no ``global``/``nonlocal`` (it could rebind a module name), and its name is
+nowhere in what is kept (a kept function may call it, a kept class inherit from it).
+Everything else stays byte for byte, so lines and columns of what is analysed are the
+original's, and the module and class namespaces keep the same names (a stub's value is
+unknown to inference, so rules stay silent about it). Offsets move: :meth:`Pruned.original`
+maps them back.
 
 In a kept class, a cold class-level assignment to plain names on lines of its own (a model's
 ``title = db.Column(...)``) is stubbed the same way, ``title=...``, unless it binds a name
@@ -345,7 +347,7 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
         a function otherwise: ``function``, its node) hot? Marks the hot (and the
         rebinding) definitions among ``inner``, which are in those lines; each line is read
         once."""
-        search = hot.search_level if level else hot.search
+        search = hot.search_level if level else lambda text, start, end: hot.search(text, start, end, function)
         found, line = False, first
         for definition in inner:
             if definition.is_class and hot.level_calls and _assigns_a_call(definition.node):
@@ -359,9 +361,7 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
             elif _REBINDS.search(text, starts[definition.first], starts[definition.last + 1]):
                 definition.keep = True
             line = definition.last + 1
-        if level:
-            return line <= last and search(text, starts[line], starts[last + 1]) or found
-        return line <= last and search(text, starts[line], starts[last + 1], function) or found
+        return line <= last and search(text, starts[line], starts[last + 1]) or found
 
     if not hot_in(0, len(lines) - 1, definitions, True):
         return None

@@ -12,9 +12,10 @@ binding of it in the function, and reports only when nothing on the way narrows 
 it. :func:`may_report` follows the same way on ``ast`` and says False only when a bounding
 method (``filter``, ``limit``, ``yield_per``...) is certainly on it, or a binding the
 reader gives up on (a parameter, a ``for`` target, an annotated assignment) is: then the
-reader would find the chain bounded, or read nothing, at every site. Anything else,
-including what it does not model (a site in a nested scope, a name bound elsewhere), keeps
-the function.
+reader would find the chain bounded, or read nothing, at every site. It follows Model's
+scopes: a variable is read only in a function's own scope (a nested def's sites against
+its own bindings), never in a lambda, a class body or a comprehension. Anything it does
+not model keeps the function.
 """
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from sqlalint.sqla import SESSION_STATEMENT_METHODS
 _BOUNDING = NARROWING | STREAMING
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 # Nodes that open a scope of their own (a site in one is read against other bindings).
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp, ast.SetComp,
-           ast.DictComp, ast.GeneratorExp)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, *_COMPREHENSIONS)
 _GIVES_UP = object()  # a binding ChainReader._history reads nothing through
 
 
@@ -37,39 +38,51 @@ def may_report(function: ast.AST) -> bool:
     ``.all()`` and each iterated call in it certainly reads as bounded, or as nothing."""
     if not isinstance(function, _FUNCTIONS):
         return True
-    reader = _Reader(function)
-    return any(not reader.bounded(query, direct) for query, direct in _sites(function))
+    readers: dict[int, _Reader] = {}
+    for scope, query in _sites(function):
+        reader = readers.get(id(scope))
+        if reader is None:
+            reader = readers[id(scope)] = _Reader(scope)
+        if not reader.bounded(query):
+            return True
+    return False
 
 
-def _sites(function: ast.AST) -> Iterator[tuple[ast.expr, bool]]:
-    """(the query, is it in the function's own scope) of each place SLA301 reads: the
-    receiver of ``.all()`` and the iterable of a ``for`` or a comprehension when it is a
-    call (awaited or not). Decorators, defaults and annotations are in the function's text
-    but the enclosing scope's."""
-    body = {id(statement) for statement in function.body}  # type: ignore[attr-defined]
-    stack = [(child, id(child) in body) for child in ast.iter_child_nodes(function)]
+def _sites(function: ast.AST) -> Iterator[tuple[Optional[ast.AST], ast.expr]]:
+    """(the function whose own scope it is in, or None for another scope; the query) of
+    each place SLA301 reads: the receiver of ``.all()`` and the iterable of a ``for`` or a
+    comprehension when it is a call (awaited or not). Scopes as Model makes them: a def's,
+    a lambda's and a class's start at their body (decorators, defaults and bases are the
+    enclosing scope's), a comprehension is one whole."""
+    stack: list[tuple[ast.AST, Optional[ast.AST]]] = [(function, None)]
     while stack:
-        node, direct = stack.pop()
+        node, scope = stack.pop()
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "all" \
                 and not node.args and not node.keywords:
-            yield node.func.value, direct
+            yield scope, node.func.value
         elif isinstance(node, (ast.For, ast.comprehension)):
             iterable = node.iter.value if isinstance(node.iter, ast.Await) else node.iter
             if isinstance(iterable, ast.Call):
-                yield iterable, direct  # (a comprehension is a scope: never direct)
-        inner = direct and not isinstance(node, _SCOPES)
-        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+                yield scope, iterable
+        if isinstance(node, _SCOPES) and not isinstance(node, _COMPREHENSIONS):
+            inner = node if isinstance(node, _FUNCTIONS) else None
+            body = {id(child) for child in (node.body if isinstance(node.body, list) else [node.body])}
+            stack.extend((child, inner if id(child) in body else scope) for child in ast.iter_child_nodes(node))
+        else:
+            stack.extend((child, None if isinstance(node, _COMPREHENSIONS) else scope)
+                         for child in ast.iter_child_nodes(node))
 
 
 class _Reader:
     """ChainReader.read, reduced to one question: is the chain certainly bounded (or read
-    as nothing)? A variable is looked up only among the function's own bindings."""
+    as nothing)? In ``function``'s own scope; None for another scope (a module's, a
+    class's, a lambda's, a comprehension's), where the reader follows no variable."""
 
-    def __init__(self, function: ast.AST):
-        self.bindings = _bindings(function)
+    def __init__(self, function: Optional[ast.AST]):
+        self.bindings = _bindings(function) if function is not None else None
         self.busy: set[str] = set()
 
-    def bounded(self, expr: ast.expr, direct: bool, statement: bool = False) -> bool:
+    def bounded(self, expr: ast.expr, statement: bool = False) -> bool:
         methods: list[str] = []
         while True:
             if isinstance(expr, ast.Await) and not statement:
@@ -81,7 +94,7 @@ class _Reader:
                     # after it count (a ``.get()`` before it may pick the Session).
                     if not _BOUNDING.isdisjoint(methods):
                         return True
-                    if name == "query" or not self._statement_bounded(expr, direct):
+                    if name == "query" or not self._statement_bounded(expr):
                         return False
                     # Bounded as the origin. As a method (``scalars`` of a Result) the
                     # reader goes on past it: so does this.
@@ -92,22 +105,26 @@ class _Reader:
         if not _BOUNDING.isdisjoint(methods):
             return True
         if isinstance(expr, ast.Name):
-            return direct and self._history_bounded(expr.id, statement)
+            return self._history_bounded(expr.id, statement)
         if statement:
             return False  # ``select(Model)``: an origin, unbounded so far
         # ``Model.query`` is an origin; from anything else (``get_events()``, ``self.rows``)
         # the reader reads nothing.
         return not (isinstance(expr, ast.Attribute) and expr.attr == "query")
 
-    def _statement_bounded(self, call: ast.Call, direct: bool) -> bool:
+    def _statement_bounded(self, call: ast.Call) -> bool:
         """``session.execute(stmt)`` read as the origin: is ``stmt`` certainly bounded?"""
         positional = [a for a in call.args if not isinstance(a, ast.Starred)]
-        return not positional or self.bounded(positional[0], direct, statement=True)
+        return not positional or self.bounded(positional[0], statement=True)
 
     def _history_bounded(self, name: str, statement: bool) -> bool:
         """Does one binding of local ``name`` bound its chain, or make the reader give up?"""
+        if self.bindings is None:
+            return True  # not a function's scope: the reader follows no variable
         found = self.bindings.get(name)
-        if not found or name in self.busy:
+        if not found:
+            return True  # bound elsewhere (a global, a closure's): the reader reads nothing
+        if name in self.busy:
             return False
         if _GIVES_UP in found:
             return True
@@ -118,7 +135,7 @@ class _Reader:
                 if isinstance(root, ast.Name) and root.id == name:
                     if any(method in _BOUNDING for method in _methods(value)):  # ``q = q.filter(...)``
                         return True
-                elif self.bounded(value, True, statement):
+                elif self.bounded(value, statement):
                     return True
             return False
         finally:
@@ -143,10 +160,10 @@ def _methods(expr: ast.expr) -> Iterator[str]:
 
 
 def _bindings(function: ast.AST) -> dict[str, list]:
-    """The values a function's own scope assigns each name (``q = <value>``, ``q := <value>``),
-    and _GIVES_UP for each binding of another kind (Model's Binding kinds other than a
-    single-target ``assign``). Names after ``global`` give up everywhere: no entry needed,
-    such a function is kept whole anyway (pruning keeps what rebinds a global)."""
+    """Every binding Model makes in a function's own scope: the value of each single-target
+    ``assign`` (``q = <value>``, ``q := <value>``), _GIVES_UP for the other kinds. A name
+    with none is not the function's. (After ``global``, the reader gives up on every name:
+    what this says then only keeps more; pruning keeps such a function whole anyway.)"""
     found: dict[str, list] = {}
 
     def add(name: str, value: object) -> None:
@@ -159,11 +176,15 @@ def _bindings(function: ast.AST) -> dict[str, list]:
     stack: list[ast.AST] = list(function.body)  # type: ignore[attr-defined]
     while stack:
         node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            add(node.name, _GIVES_UP)
-            continue  # its decorators and defaults are this scope's, but bind nothing here
-        if isinstance(node, _SCOPES):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            if not isinstance(node, ast.Lambda):
+                add(node.name, _GIVES_UP)
+            # Its decorators, defaults and bases are this scope's (a ``:=`` there binds here).
+            inner = {id(child) for child in (node.body if isinstance(node.body, list) else [node.body])}
+            stack.extend(child for child in ast.iter_child_nodes(node) if id(child) not in inner)
             continue
+        if isinstance(node, _SCOPES):
+            continue  # a comprehension: its own scope, all of it
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):

@@ -33,6 +33,8 @@ class Event(Base):
     kind: Mapped[str]
 '''
 
+PICKED_SESSION = "def f(sessions):\n    return sessions.get('main').query(Event).all()\n"
+
 # (function, may SLA301 report in it?) The rule reports in those marked True, but for those
 # in NOT_REPORTED: may_report keeps what it does not model.
 FUNCTIONS = [
@@ -52,12 +54,23 @@ FUNCTIONS = [
     ("def f():\n    stmt = select(Event).limit(10)\n    with SessionLocal() as s:\n"
      "        return s.scalars(stmt).all()\n", False),
     ("def f():\n    stmt = select(Event)\n    with SessionLocal() as s:\n        return s.scalars(stmt).all()\n", True),
-    # A bounding method in a nested scope's site counts; a narrowed name outside it does not.
+    # A bounding method counts in any scope.
     ("def f():\n    return lambda: session.query(Event).limit(1).all()\n", False),
-    ("def f():\n    query = session.query(Event)\n    return lambda: query.all()\n", True),  # the lambda's own scope
+    # A lambda's, a comprehension's scope: the reader follows no variable there.
+    ("def f():\n    query = session.query(Event)\n    return lambda: query.all()\n", False),
+    ("def f():\n    query = session.query(Event)\n    return [e.id for e in query.all()]\n", False),
+    ("def f():\n    return [e.id for e in session.query(Event).all()]\n", True),
+    # A nested def's sites are read against its own bindings.
+    ("def f():\n    def g():\n        query = session.query(Event)\n        return query.all()\n    return g\n", True),
+    ("def f():\n    query = session.query(Event)\n\n    def g():\n        return query.all()\n    return g\n", False),
     # `.get()` before the origin may be what picks the Session (the rule cannot tell here).
-    ("def f(sessions):\n    return sessions.get('main').query(Event).all()\n", True),
+    (PICKED_SESSION, True),
     ("def f():\n    return session.query(Event).all(1)\n", False),  # not `.all()`
+    # `session` is no local of the function: as a receiver, the reader reads nothing through it.
+    ("def f(kind):\n    return session.scalars(select(Event).where(Event.kind == kind)).all()\n", False),
+    ("def f():\n    return session.scalars(select(Event)).all()\n", True),
+    # A `:=` in a nested def's default binds in the function.
+    ("def f():\n    def g(x=(query := session.query(Event))):\n        pass\n    return query.all()\n", True),
     # In the function's text, in the module's scope.
     ("@register(session.query(Event).all())\ndef f():\n    pass\n", True),
     ("def f(events=session.query(Event).all()):\n    pass\n", True),
@@ -65,7 +78,7 @@ FUNCTIONS = [
 ]
 
 
-NOT_REPORTED = {FUNCTIONS[14][0], FUNCTIONS[15][0]}  # the lambda's, `sessions.get(...)`
+NOT_REPORTED = {PICKED_SESSION}
 
 
 def _function(source: str) -> ast.AST:

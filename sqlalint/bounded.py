@@ -83,6 +83,8 @@ class _Reader:
         self.busy: set[str] = set()
 
     def bounded(self, expr: ast.expr, statement: bool = False) -> bool:
+        """Does ChainReader certainly read ``expr`` (as ``read`` does; as ``_statement``
+        does when ``statement``) as bounded, or as nothing?"""
         methods: list[str] = []
         while True:
             if isinstance(expr, ast.Await) and not statement:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 from typing import Iterator, Optional
 
+from sqlalint.index import target_names
 from sqlalint.queries import NARROWING, STREAMING
 from sqlalint.sqla import SESSION_STATEMENT_METHODS
 
@@ -192,15 +193,15 @@ def _bindings(function: ast.AST) -> dict[str, list]:
                 if isinstance(target, ast.Name):
                     add(target.id, node.value)
                 else:
-                    for name in _unpacked(target):
+                    for name in target_names(target):
                         add(name, _GIVES_UP)
         elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
             add(node.target.id, node.value)
         elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) or isinstance(node, (ast.For, ast.AsyncFor)):
-            for name in _unpacked(node.target):
+            for name in target_names(node.target):
                 add(name, _GIVES_UP)
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            for name in _unpacked(node.optional_vars):
+            for name in target_names(node.optional_vars):
                 add(name, _GIVES_UP)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             add(node.name, _GIVES_UP)
@@ -213,14 +214,3 @@ def _bindings(function: ast.AST) -> dict[str, list]:
                 add(name, _GIVES_UP)
         stack.extend(ast.iter_child_nodes(node))
     return found
-
-
-def _unpacked(target: Optional[ast.AST]) -> Iterator[str]:
-    """The plain names a target binds (``a``, ``a, (b, *c)``); none for ``x.y``, ``x[0]``."""
-    if isinstance(target, ast.Name):
-        yield target.id
-    elif isinstance(target, (ast.Tuple, ast.List)):
-        for element in target.elts:
-            yield from _unpacked(element)
-    elif isinstance(target, ast.Starred):
-        yield from _unpacked(target.value)

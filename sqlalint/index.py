@@ -149,14 +149,15 @@ def _walk_statements(stack: list) -> Iterator[ast.AST]:
                         stack.append(child)
 
 
-def _target_names(target: ast.AST) -> Iterator[str]:
+def target_names(target: Optional[ast.AST]) -> Iterator[str]:
+    """The plain names a target binds (``a``, ``a, (b, *c)``); none for ``x.y``, ``x[0]``."""
     if isinstance(target, ast.Name):
         yield target.id
     elif isinstance(target, (ast.Tuple, ast.List)):
         for element in target.elts:
-            yield from _target_names(element)
+            yield from target_names(element)
     elif isinstance(target, ast.Starred):
-        yield from _target_names(target.value)
+        yield from target_names(target.value)
 
 
 # The nodes _function reads (the parser makes no subclasses of these): the rest is skipped.
@@ -190,7 +191,7 @@ def _function(node: ast.AST, expressions: bool = True) -> dict:
                 yields.append(_expr(item.value))
         elif isinstance(item, ast.Assign):
             for target in item.targets:
-                names = list(_target_names(target))
+                names = list(target_names(target))
                 for name in names:
                     bind(name, ["v", _expr(item.value) if isinstance(target, ast.Name) else None])
         elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
@@ -200,14 +201,14 @@ def _function(node: ast.AST, expressions: bool = True) -> dict:
         elif isinstance(item, (ast.With, ast.AsyncWith)):
             for with_item in item.items:
                 if with_item.optional_vars is not None:
-                    for name in _target_names(with_item.optional_vars):
+                    for name in target_names(with_item.optional_vars):
                         single = isinstance(with_item.optional_vars, ast.Name)
                         bind(name, ["m", _expr(with_item.context_expr) if single else None])
         elif isinstance(item, (ast.Import, ast.ImportFrom)):
             for name, spec in _import_bindings(item):
                 bind(name, ["i", spec])
         elif isinstance(item, (ast.AugAssign, ast.For, ast.AsyncFor)):
-            for name in _target_names(item.target):
+            for name in target_names(item.target):
                 bind(name, ["x"])
         elif isinstance(item, ast.ExceptHandler) and item.name:
             bind(item.name, ["x"])
@@ -289,7 +290,7 @@ def summarize(data: bytes) -> dict:
                         top(block, True, type_checking)
             elif isinstance(statement, ast.Assign):
                 for target in statement.targets:
-                    for name in _target_names(target):
+                    for name in target_names(target):
                         add(name, ["v", _expr(statement.value) if isinstance(target, ast.Name) else None, line])
             elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
                 add(statement.target.id, ["t", _expr(statement.value), _annotation(statement.annotation), line])
@@ -340,13 +341,13 @@ def _bound_names(statement: ast.AST, walrus: bool = True) -> Iterator[str]:
         yield statement.name
     elif isinstance(statement, ast.Assign):
         for target in statement.targets:
-            yield from _target_names(target)
+            yield from target_names(target)
     elif isinstance(statement, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
-        yield from _target_names(statement.target)
+        yield from target_names(statement.target)
     elif isinstance(statement, (ast.With, ast.AsyncWith)):
         for item in statement.items:
             if item.optional_vars is not None:
-                yield from _target_names(item.optional_vars)
+                yield from target_names(item.optional_vars)
     elif isinstance(statement, (ast.Import, ast.ImportFrom)):
         for name, _ in _import_bindings(statement):
             yield name

@@ -8,6 +8,7 @@ at import time). The answer is computed once per model and kept in a weak, keyed
 """
 from __future__ import annotations
 
+import ast
 import weakref
 from typing import TYPE_CHECKING, Optional
 
@@ -145,8 +146,11 @@ _GIVEN: "weakref.WeakKeyDictionary[Model, set[str]]" = weakref.WeakKeyDictionary
 
 
 def unused_name(ctx: "Context", base: str) -> str:
+    """``base``, or ``base_2``..., the first no name of the module is (nor any identifier
+    of its original text: a pruned analysis sees stubs where definitions were, and picks
+    the name a whole one would)."""
     given = _GIVEN.setdefault(ctx.model, set())
-    taken = set(given)
+    taken = set(given) | _identifiers(ctx)
     for scope in ctx.model.scopes():
         taken.update(scope.bindings)
         taken.update(name.value for name in scope.names)
@@ -155,6 +159,30 @@ def unused_name(ctx: "Context", base: str) -> str:
         name, n = f"{base}_{n}", n + 1
     given.add(name)
     return name
+
+
+# The ast fields that hold identifiers: names, attributes, keywords, definitions, imports.
+_IDENTIFIER_FIELDS = ("id", "attr", "arg", "name", "asname", "module", "rest")
+
+
+def _identifiers(ctx: "Context") -> set[str]:
+    """Every identifier of the module as written (``ctx.syntax``: the original, when the
+    analysis was pruned); none when ``ast`` cannot parse it (then nothing is pruned)."""
+    tree = ctx.syntax
+    if tree is None:
+        try:
+            tree = ast.parse(ctx.source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return set()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        for field in _IDENTIFIER_FIELDS:
+            value = getattr(node, field, None)
+            if isinstance(value, str):
+                found.update(value.split("."))
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            found.update(node.names)
+    return found
 
 
 def hoist(ctx: "Context", call: cst.Call, scope: Scope, base_name: str):

@@ -84,9 +84,18 @@ class Where:
     # Reports class-level names bound to a call that inference follows anywhere (a local
     # function, an alias): keep every class that assigns a call, and every such assignment.
     level_calls: bool = False
+    # Whether a kept function runs once depends on direct calls of it at import time, which
+    # a cold definition's decorators, defaults or class body can make: keep every
+    # definition, and class-level assignment, whose text calls a kept function.
+    direct_callers: bool = False
 
+
+_ENGINE_MAKERS = r"create_engine|create_async_engine|engine_from_config|async_engine_from_config"
 
 HOT: dict[str, Where] = {
+    # An engine constructor (sqla.ENGINE_CONSTRUCTORS, by its last name, or what the module
+    # imports one as) in a function that does not run once (lifetime.runs_once).
+    "SLA101": Where(r"\b(?:" + _ENGINE_MAKERS + r")\b", imported=_ENGINE_MAKERS, direct_callers=True),
     # A cache decorator; its fix removes the import the decorator used (``functools``, or
     # ``lru_cache``) if nothing else uses it, so every use of those names stays.
     "SLA201": Where(r"cache", level=r"cache", imported=r"functools|cache|lru_cache|cached_property"),
@@ -117,15 +126,16 @@ class Hot:
     module-level or class-level assignments bind to what ``level`` (or ``project``) names.
     With ``imported``: uses of what the module imports under a matching name. ``named``:
     keep the definitions that the kept code names. ``level_calls``: keep the classes that
-    assign a call at class level, and those assignments."""
+    assign a call at class level, and those assignments. ``direct_callers``: keep what calls
+    a kept function by its name."""
 
     def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes, Optional[ast.AST]], bool]],
                  level: Sequence[str], project: frozenset = frozenset(), *, opens: bool = False,
                  uses: bool = False, imported: Sequence[str] = (), callers: bool = False, named: bool = True,
-                 level_calls: bool = False):
+                 level_calls: bool = False, direct_callers: bool = False):
         self.patterns, self.level_patterns = tuple(patterns), tuple(level)
         self.opens, self.uses, self.callers, self.named = opens, uses, callers, named
-        self.level_calls = level_calls
+        self.level_calls, self.direct_callers = level_calls, direct_callers
         self.imported = re.compile(r"(?:^|\.)(?:" + "|".join(imported) + r")$") if imported else None
         self.pattern = _either(patterns)
         self.places = tuple(places)
@@ -176,7 +186,7 @@ class Hot:
             if bound:
                 patterns.append(_words_of(bound))
         return Hot(patterns, self.places, self.level_patterns, callers=self.opens, named=self.named,
-                   level_calls=self.level_calls)
+                   level_calls=self.level_calls, direct_callers=self.direct_callers)
 
 
 def _words_of(names: Iterable[str]) -> str:
@@ -271,7 +281,8 @@ def hot_pattern(codes: Iterable[str], project: Optional[Project] = None) -> Opti
                               opens=any(w.opens for w in found), uses=any(w.uses for w in found),
                               imported=[w.imported for w in found if w.imported],
                               named=any(w.named for w in found),
-                              level_calls=any(w.level_calls for w in found))
+                              level_calls=any(w.level_calls for w in found),
+                              direct_callers=any(w.direct_callers for w in found))
     return _HOT_MEMO[memo]
 
 
@@ -370,6 +381,8 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
     _keep_hot_assignments(definitions, text, starts, hot)
     if hot.callers:
         _keep_callers(definitions, text, starts)
+    if hot.direct_callers:
+        _keep_direct_callers(definitions, text, starts)
     # Keep what the kept text names, until that adds nothing.
     while True:
         pruned, kept = _render(text, lines, starts, definitions)
@@ -479,6 +492,27 @@ def _keep_callers(definitions: list[_Definition], text: str, starts: list[int]) 
                     parent.keep, parent = True, parent.parent
         if not added:
             return
+
+
+def _keep_direct_callers(definitions: list[_Definition], text: str, starts: list[int]) -> None:
+    """Keep each definition and class-level assignment whose text calls a kept function by
+    its name (a decorator, a default or a class body calls it at import time: it runs
+    once), and the classes around them."""
+    names = {d.node.name for d in _functions(definitions) if d.keep}  # type: ignore[union-attr]
+    if not names:
+        return
+    calls = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")[\s\\]*\(")
+
+    def keep(found: list[_Definition]) -> bool:
+        added = False
+        for definition in found:
+            if definition.is_class and keep(definition.children) and not definition.keep:
+                definition.keep = added = True
+            elif not definition.keep and calls.search(text, starts[definition.first], starts[definition.last + 1]):
+                definition.keep = added = True
+        return added
+
+    keep(definitions)
 
 
 def _functions(definitions: list[_Definition]) -> Iterator[_Definition]:

@@ -516,6 +516,64 @@ def test_the_runner_parses_the_pruned_text(monkeypatch, tmp_path):
     assert 'cold=(...,"""' in text and "def query_all" in text and text.count("\n") == source.count("\n")
 
 
+ENGINES = '''\
+from sqlalchemy import create_engine as make
+from app import register
+
+
+def engine_for(url):
+    return make(url)
+
+
+def engine_for_handlers(url):
+    return make(url)
+
+
+def per_call(url):
+    return make(url)
+
+
+class Settings:
+    engine = engine_for("sqlite://")
+
+    def cold(self):
+        return 1
+
+
+@register(engine_for_handlers("sqlite://"))
+def handler():
+    return 2
+
+
+def helper():
+    return 3
+'''
+
+
+def test_engine_factories_keep_what_calls_them_at_import_time():
+    # A class body and a decorator call the first two at import time: they run once.
+    sla101 = [rule for rule in ALL_RULES if rule.code == "SLA101"]
+    pruned = prune(ENGINES, pruning.hot_pattern(["SLA101"]))
+    assert pruned is not None
+    assert "    engine = engine_for(\"sqlite://\")\n" in pruned.text and "@register(engine_for_handlers(" in pruned.text
+    assert "    cold=(...," in pruned.text and "\nhelper=(...," in pruned.text
+    assert _found(ENGINES, sla101) == [("SLA101", 14)]
+    _same(ENGINES, Settings(), sla101)
+
+
+def test_a_hoisted_engine_is_named_as_in_the_whole_file():
+    # `ENGINE` is taken inside `cold`, which pruning stubs: the fix still says ENGINE_2.
+    source = ("from sqlalchemy import create_engine\n\n\ndef ping():\n    engine = create_engine(\"sqlite://\")\n"
+              "    engine.connect()\n\n\ndef cold():\n    ENGINE = 1\n    return ENGINE\n")
+    sla101 = [rule for rule in ALL_RULES if rule.code == "SLA101"]
+    pruned = prune(source, pruning.hot_pattern(["SLA101"]))
+    assert pruned is not None and "cold=(...," in pruned.text
+    [finding] = lint_source(source, "example.py", Settings(), rules=sla101, prune=True).diagnostics
+    assert [edit.content for edit in finding.fix.edits] == [
+        'ENGINE_2 = create_engine("sqlite://")\n\n\ndef ping():\n    engine = ENGINE_2']
+    _same(source, Settings(), sla101)
+
+
 def _found(source: str, rules) -> list[tuple[str, int]]:
     """What the rules find with pruning."""
     found = lint_source(source, "example.py", Settings(), rules=rules, prune=True)

@@ -28,9 +28,10 @@ from sqlalint.sqla import SESSION_STATEMENT_METHODS
 
 _BOUNDING = NARROWING | STREAMING
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-# Nodes that open a scope of their own (a site in one is read against other bindings).
+# Nodes that open a scope of their own (a site in one is read against other bindings): at
+# their body, or (a comprehension) whole.
+_BODIED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, *_COMPREHENSIONS)
 _GIVES_UP = object()  # a binding ChainReader._history reads nothing through
 
 
@@ -65,7 +66,7 @@ def _sites(function: ast.AST) -> Iterator[tuple[Optional[ast.AST], ast.expr]]:
             iterable = node.iter.value if isinstance(node.iter, ast.Await) else node.iter
             if isinstance(iterable, ast.Call):
                 yield scope, iterable
-        if isinstance(node, _SCOPES) and not isinstance(node, _COMPREHENSIONS):
+        if isinstance(node, _BODIED):
             inner = node if isinstance(node, _FUNCTIONS) else None
             body = {id(child) for child in (node.body if isinstance(node.body, list) else [node.body])}
             stack.extend((child, inner if id(child) in body else scope) for child in ast.iter_child_nodes(node))
@@ -179,15 +180,15 @@ def _bindings(function: ast.AST) -> dict[str, list]:
     stack: list[ast.AST] = list(function.body)  # type: ignore[attr-defined]
     while stack:
         node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+        if isinstance(node, _BODIED):
             if not isinstance(node, ast.Lambda):
                 add(node.name, _GIVES_UP)
             # Its decorators, defaults and bases are this scope's (a ``:=`` there binds here).
             inner = {id(child) for child in (node.body if isinstance(node.body, list) else [node.body])}
             stack.extend(child for child in ast.iter_child_nodes(node) if id(child) not in inner)
             continue
-        if isinstance(node, _SCOPES):
-            continue  # a comprehension: its own scope, all of it
+        if isinstance(node, _COMPREHENSIONS):
+            continue  # its own scope, all of it
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):
@@ -197,7 +198,7 @@ def _bindings(function: ast.AST) -> dict[str, list]:
                         add(name, _GIVES_UP)
         elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
             add(node.target.id, node.value)
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) or isinstance(node, (ast.For, ast.AsyncFor)):
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
             for name in target_names(node.target):
                 add(name, _GIVES_UP)
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:

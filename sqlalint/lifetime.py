@@ -143,6 +143,8 @@ def call_is_module_constant(ctx: "Context", call: cst.Call, scope: Scope, top: c
 # Names already given out in this lint pass, per model: fixes of one pass are applied
 # together, so two hoists must not pick the same free name.
 _GIVEN: "weakref.WeakKeyDictionary[Model, set[str]]" = weakref.WeakKeyDictionary()
+# The names a module already uses, per model (each hoist of a file asks).
+_TAKEN: "weakref.WeakKeyDictionary[Model, set[str]]" = weakref.WeakKeyDictionary()
 
 
 def unused_name(ctx: "Context", base: str) -> str:
@@ -150,12 +152,14 @@ def unused_name(ctx: "Context", base: str) -> str:
     of its original text: a pruned analysis sees stubs where definitions were, and picks
     the name a whole one would)."""
     given = _GIVEN.setdefault(ctx.model, set())
-    taken = set(given) | _identifiers(ctx)
-    for scope in ctx.model.scopes():
-        taken.update(scope.bindings)
-        taken.update(name.value for name in scope.names)
+    taken = _TAKEN.get(ctx.model)
+    if taken is None:
+        taken = _TAKEN[ctx.model] = _identifiers(ctx)
+        for scope in ctx.model.scopes():
+            taken.update(scope.bindings)
+            taken.update(name.value for name in scope.names)
     name, n = base, 2
-    while name in taken:
+    while name in taken or name in given:
         name, n = f"{base}_{n}", n + 1
     given.add(name)
     return name

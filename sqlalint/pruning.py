@@ -177,7 +177,7 @@ class Hot:
             openers = set.union(*_bound_to(self.sessions, _module_level(tree.body), text, starts))
             patterns.append(_SESSION_WORD + r"\w*" + _CALL)
             if openers:
-                patterns.append(r"\b(?:" + "|".join(map(re.escape, sorted(openers))) + r")" + _CALL)
+                patterns.append(_calls_of(openers))
         if self.uses and self.level is not None:
             level = self.level if self.project is None else re.compile(
                 self.level.pattern + "|" + self.project.pattern)
@@ -191,6 +191,11 @@ class Hot:
 
 def _words_of(names: Iterable[str]) -> str:
     return r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b"
+
+
+def _calls_of(names: Iterable[str]) -> str:
+    """A call of one of ``names`` (``name(``, ``obj.name (``)."""
+    return r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")" + _CALL
 
 
 def _bound_to(pattern: "re.Pattern[str]", statements: Iterable[ast.stmt], text: str,
@@ -482,7 +487,7 @@ def _keep_callers(definitions: list[_Definition], text: str, starts: list[int]) 
         called = {d.node.name for d in functions if d.keep}
         if not called:
             return
-        calls = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(called))) + r")[\s\\]*\(")
+        calls = re.compile(_calls_of(called))
         added = False
         for definition in functions:
             if not definition.keep and calls.search(text, starts[definition.first], starts[definition.last + 1]):
@@ -501,7 +506,7 @@ def _keep_direct_callers(definitions: list[_Definition], text: str, starts: list
     names = {d.node.name for d in _functions(definitions) if d.keep}  # type: ignore[union-attr]
     if not names:
         return
-    calls = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")[\s\\]*\(")
+    calls = re.compile(_calls_of(names))
 
     def keep(found: list[_Definition]) -> bool:
         added = False

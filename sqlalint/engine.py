@@ -206,16 +206,16 @@ def lint_source(source: str, path: str = "<stdin>", settings: Optional[Settings]
 
 def _unpruned_fixes(diagnostics: list[Diagnostic], pruned: Pruned) -> Optional[list[Diagnostic]]:
     """``diagnostics`` with their fixes' edits at the original's offsets (lines and columns
-    are the same); None when an edit is inside a stub."""
+    are the same); None when an edit holds any of a stub."""
     found = []
     for diagnostic in diagnostics:
         if diagnostic.fix is not None:
             edits = []
             for edit in diagnostic.fix.edits:
-                start, end = pruned.original(edit.start), pruned.original(edit.end)
-                if start is None or end is None:
+                span = pruned.original_span(edit.start, edit.end)
+                if span is None:
                     return None
-                edits.append(Edit(start, end, edit.content))
+                edits.append(Edit(span[0], span[1], edit.content))
             diagnostic = replace(diagnostic, fix=replace(diagnostic.fix, edits=tuple(edits)))
         found.append(diagnostic)
     return found

@@ -318,6 +318,14 @@ class Pruned:
             return None
         return offset - end + original_end
 
+    def original_span(self, start: int, end: int) -> Optional[tuple[int, int]]:
+        """``start``..``end`` in :attr:`text` as a span of the original; None when it holds
+        any of a stub (an edit there would write the stub, not what it replaced)."""
+        i = bisect.bisect_left(self.cuts, (end,)) - 1  # the last stub that starts before ``end``
+        if i >= 0 and self.cuts[i][1] > start:
+            return None
+        return self.original(start), self.original(end)  # type: ignore[return-value]
+
 
 @dataclass
 class _Definition:

@@ -100,6 +100,31 @@ def test_offsets_map_back_to_the_original_outside_stubs():
     assert pruned.original(stub) == MODULE.index("@decorated")
 
 
+def test_a_span_that_holds_a_stub_maps_to_nothing():
+    pruned = prune(MODULE, _hot("SLA502"))
+    assert pruned is not None
+    stub, after = pruned.text.index("cold="), pruned.text.index("class Order")
+    assert pruned.original_span(stub, stub) == (MODULE.index("@decorated"),) * 2  # an insertion before it
+    assert pruned.original_span(after, after + 5) == (MODULE.index("class Order"), MODULE.index("class Order") + 5)
+    assert pruned.original_span(stub - 2, after) is None
+    assert pruned.original_span(stub + 3, stub + 4) is None
+
+
+def test_a_fix_whose_edit_spans_a_stub_is_made_on_the_whole_file():
+    # The hoist rewrites the class's statement down to the call: `TABLE = ...` is stubbed.
+    source = ('from sqlalchemy import create_engine\n\nDATABASE_URL = "sqlite://"\n\n\nclass ReportService:\n'
+              '    TABLE = "users"\n\n    def fetch(self, report_id):\n        engine = create_engine(DATABASE_URL)\n'
+              '        with engine.connect() as conn:\n            return conn\n')
+    sla101 = [rule for rule in ALL_RULES if rule.code == "SLA101"]
+    pruned = prune(source, pruning.hot_pattern(["SLA101"]))
+    assert pruned is not None and "    TABLE=...\n" in pruned.text
+    [finding] = lint_source(source, "example.py", Settings(), rules=sla101, prune=True).diagnostics
+    assert [edit.content for edit in finding.fix.edits] == [
+        'ENGINE = create_engine(DATABASE_URL)\n\n\nclass ReportService:\n    TABLE = "users"\n\n'
+        '    def fetch(self, report_id):\n        engine = ENGINE']
+    _same(source, Settings(), sla101)
+
+
 def test_crlf_and_a_last_line_without_newline_are_kept():
     source = MODULE.replace("\n", "\r\n").rstrip("\r\n")
     pruned = prune(source, _hot("SLA502"))

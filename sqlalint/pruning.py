@@ -90,6 +90,7 @@ class Where:
     direct_callers: bool = False
 
 
+_ALL_OR_FOR = re.compile(rb"\ball\b|\bfor\b")
 _ENGINE_MAKERS = r"create_engine|create_async_engine|engine_from_config|async_engine_from_config"
 
 HOT: dict[str, Where] = {
@@ -101,8 +102,10 @@ HOT: dict[str, Where] = {
     "SLA201": Where(r"cache", level=r"cache", imported=r"functools|cache|lru_cache|cached_property"),
     "SLA202": Where(level=r"Session|session|sessionmaker", uses=True, level_calls=True),  # its fix rewrites the uses
     "SLA204": Where(opens=True),  # ``x = <opener>()`` in a function
-    # Where a chain may load rows, unless ast shows every chain there bounded.
-    "SLA301": Where(lambda text, function: loads_here(Facts(text), sessions=True)
+    # Where a chain may load rows, unless ast shows every chain there bounded. (Its sites
+    # are an ``.all()`` and a ``for``: bytes that name neither need no closer look.)
+    "SLA301": Where(lambda text, function: _ALL_OR_FOR.search(text) is not None
+                    and loads_here(Facts(text), sessions=True)
                     and (function is None or bounded.may_report(function))),
     "SLA302": Where(r"\blen\b"),
     "SLA401": Where(r"(?:execute|exec_driver_sql|text)" + r"[\s\\]*\(", imported=r"text"),

@@ -80,3 +80,33 @@ def test_the_engine_is_imported_while_the_index_pool_parses(tmp_path, monkeypatc
         runner.import_engine_meanwhile(index, count, jobs)
         index.fingerprint()
         assert calls == expected, (count, jobs)
+
+
+def test_a_worker_runs_without_the_cyclic_collector_until_enough_is_left_over(tmp_path, monkeypatch):
+    module = tmp_path / "app.py"
+    module.write_text("from sqlalchemy import create_engine\n\ndef get():\n    return create_engine('sqlite://')\n")
+    monkeypatch.chdir(tmp_path)
+    was_enabled = gc.isenabled()
+    monkeypatch.setattr(runner, "GARBAGE_LIMIT", 1_000)
+    try:
+        runner._pool_init(Settings(root=tmp_path), runner.Mode.CHECK, False, None)
+        assert not gc.isenabled()
+
+        def leave_garbage(count: int) -> None:
+            for _ in range(count):
+                cycle: list = []
+                cycle.append(cycle)
+
+        runner._pool_work(module)  # imports the engine
+        gc.collect()
+        leave_garbage(100)
+        left = gc.get_count()[0]
+        report = runner._pool_work(module)
+        assert [d.code for d in report.diagnostics] == ["SLA101"]
+        assert gc.get_count()[0] >= left  # under the limit: nothing collected
+        leave_garbage(2_000)
+        runner._pool_work(module)
+        assert gc.get_count()[0] < 1_000  # over it: collected once
+    finally:
+        if was_enabled:
+            gc.enable()

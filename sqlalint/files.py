@@ -52,12 +52,20 @@ def _files_under(folder: Path, settings: Settings) -> list[Path]:
         base = None
     prefix = "" if base in (None, ".") else f"{base}/"
     found = []
-    for name in names:
-        if os.path.splitext(name)[1] in PYTHON_SUFFIXES:
-            path = folder / name
-            if _is_source(path, prefix + name, base, settings, by_git):
-                found.append(path)
-    return sorted(found)
+    # Sorted as paths sort (by their parts), before each name becomes a Path: comparing
+    # strings costs less.
+    for name in sorted((n for n in names if os.path.splitext(n)[1] in PYTHON_SUFFIXES), key=_parts):
+        path = folder / name
+        if _is_source(path, prefix + name, base, settings, by_git):
+            found.append(path)
+    return found
+
+
+def _parts(name: str) -> list[str]:
+    """What a Path of ``name`` sorts by: its parts (case-folded on Windows)."""
+    if os.altsep:
+        name = name.replace(os.altsep, os.sep)
+    return (name.lower() if os.name == "nt" else name).split(os.sep)
 
 
 def _is_source(path: Path, relative: str, base: Optional[str], settings: Settings, by_git: bool) -> bool:

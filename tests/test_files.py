@@ -51,6 +51,17 @@ def test_without_git_every_python_file_is_found(tmp_path):
 
 
 @pytest.mark.parametrize("git", [False, True])
+def test_files_come_in_the_order_paths_sort(tmp_path, git):
+    # By parts: ``a/b.py`` before ``a.py`` (as strings, "." sorts before "/").
+    if git:
+        if shutil.which("git") is None:
+            pytest.skip("needs git")
+        subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    tree(tmp_path, "a.py", "a_b.py", "a/b.py", "a/c/d.py", "B.py", "a-z.py")
+    assert listed(tmp_path, Settings(root=tmp_path)) == ["B.py", "a/b.py", "a/c/d.py", "a-z.py", "a.py", "a_b.py"]
+
+
+@pytest.mark.parametrize("git", [False, True])
 def test_default_excludes(tmp_path, git):
     if git:
         if shutil.which("git") is None:

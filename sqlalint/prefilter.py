@@ -178,8 +178,11 @@ class _Shape:
     __slots__ = ("raw", "code")
 
     def __init__(self, build: Callable[[bytes], bytes]):
-        self.code = re.compile(build(rb"[\s\\]*"), re.S)
-        self.raw = re.compile(build(rb"(?:[\s\\]|#[^\r\n]*)*"), re.S)
+        # Possessive: what follows a space in every shape is neither a space nor ``#``, so
+        # giving some back never helps, and a comment taken in part (``# )``, then the
+        # ``)`` as code) made the search exponential in a run of commented-out lines.
+        self.code = re.compile(build(rb"[\s\\]*+"), re.S)
+        self.raw = re.compile(build(rb"(?:[\s\\]|#[^\r\n]*+)*+"), re.S)
 
 
 def _called_attr(*names: str) -> _Shape:

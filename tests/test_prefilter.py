@@ -357,3 +357,23 @@ def test_unbounded_load_reads_back_through_neutral_methods(body, passes):
 ])
 def test_unbounded_load_needs_a_session_for_a_session_origin(body, passes):
     assert _passes("SLA301", f"def f(conn, events, query):\n    {body}\n    for y in z: pass\n", _EVENT) is passes
+
+
+def test_commented_out_code_does_not_make_the_search_exponential():
+    # Each commented-out line holding a ``)`` gave the raw pattern of a shape two ways to
+    # read it (the comment whole, or up to the ``)`` and the ``)`` as code): 40 lines after
+    # a string never finished. Found on a real test module (a block of commented-out calls).
+    import signal
+
+    def too_slow(*_):
+        raise TimeoutError("the prefilter's search backtracks exponentially")
+
+    source = _CONNECTION + "session.execute(text('SELECT 1'))\nx = 'a'\n" + "    #     )\n" * 40 + "y = 1\n"
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(10)  # a bound for a hang, not a timing: the search takes milliseconds
+    try:
+        assert not _passes("SLA401", source)
+        assert _passes("SLA401", source + "session.execute(text('SELECT ' + x))\n")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -6,7 +6,6 @@ import functools
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -140,10 +139,8 @@ def _glob_match(relative: str, pattern: str) -> bool:
 
 def _toml() -> Any:
     """tomllib, imported when a file is read (start-up)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    import tomllib
+
     return tomllib
 
 

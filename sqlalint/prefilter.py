@@ -675,14 +675,27 @@ def triggers_of(rule: Any) -> tuple[bytes, ...]:
     return rule.triggers if hasattr(rule, "triggers") else TRIGGERS[rule]
 
 
-def worth_parsing(text: Union[str, bytes, "Facts"], rules: Iterable[Any], extra: Sequence[str] = ()) -> bool:
+# Rules that report what a call of an opener gives (``db = get_db()``): a project name that
+# may open a Session or give one (``Project.sessions``) counts as a trigger of theirs.
+_OPENER_TRIGGERED = frozenset({"SLA202", "SLA204"})
+
+
+def worth_parsing(text: Union[str, bytes, "Facts"], rules: Iterable[Any], extra: Sequence[str] = (),
+                  project: Optional["Project"] = None) -> bool:
     """Can any of ``rules`` (rules, or codes) match? A byte search, 1000x cheaper than a
     parse: the file must name SQLAlchemy (or a project-defined engine, factory or model:
     ``extra``, as a word) and hold one of the triggers of a selected rule."""
     facts = text if isinstance(text, Facts) else facts_of(text)
     data = facts.raw
     return (sqla.names_sqlalchemy(data) or _names_any(facts, extra)) and \
-        any(t in data for r in rules for t in triggers_of(r))
+        any(_triggered(facts, rule, project) for rule in rules)
+
+
+def _triggered(facts: "Facts", rule: Any, project: Optional["Project"]) -> bool:
+    if any(t in facts.raw for t in triggers_of(rule)):
+        return True
+    return project is not None and getattr(rule, "code", rule) in _OPENER_TRIGGERED and \
+        not project.session_words.isdisjoint(facts.raw_words())
 
 
 _EXTRA_MEMO: list = [None, frozenset(), ()]  # the last ``extra`` seen: its ASCII words, other names
@@ -705,11 +718,11 @@ def passing(source: Union[str, bytes], rules: Sequence[Any], settings: Any, inde
     before libcst. The others need not run."""
     extra = index.trigger_names() if index is not None else ()
     facts = facts_of(source)
-    if not rules or not worth_parsing(facts, rules, extra):
+    project = project_names(settings, index)
+    if not rules or not worth_parsing(facts, rules, extra, project):
         return []
     if not enabled():
-        return list(rules)
-    project = project_names(settings, index)
+        return [rule for rule in rules if _triggered(facts, rule, project)]
     return [rule for rule in rules if could_match(facts, [rule], project)]
 
 
@@ -727,6 +740,6 @@ def could_match(source: Union[str, bytes, Facts], rules: Sequence[Any],
     for rule in rules:
         code = getattr(rule, "code", rule)
         check = NECESSARY.get(code)
-        if (check is None or check(facts, found)) and any(t in facts.raw for t in triggers_of(rule)):
+        if (check is None or check(facts, found)) and _triggered(facts, rule, found):
             return True
     return False

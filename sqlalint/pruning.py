@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
-from sqlalint import bounded
+from sqlalint import bounded, sqla
 from sqlalint.prefilter import Facts, Project, loads_here
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -115,6 +115,14 @@ HOT: dict[str, Where] = {
 }
 _CALL = r"[\s\\]*\("
 _SESSION_WORD = r"(?i:session)"
+# Calls that may open a Session (Hot.bind, ``opens``): a name that says ``session`` called
+# by itself (a local or imported function, a class); through an attribute, only what
+# inference can follow there: SQLAlchemy's own (``orm.Session(...)``) and the project's
+# names (``deps.get_db()``, added per project). ``repo.from_session(s)`` is neither.
+_BARE_SESSION_CALL = r"(?<![\w.])\w*" + _SESSION_WORD + r"\w*" + _CALL
+_API_OPENERS = sorted({q.rpartition(".")[2] for q in (
+    *sqla.SESSION_CLASSES, *sqla.ASYNC_SESSION_CLASSES, *sqla.SESSIONMAKERS, *sqla.ASYNC_SESSIONMAKERS,
+    *sqla.SCOPED_SESSIONS)})
 
 
 class Hot:
@@ -122,10 +130,10 @@ class Hot:
     text, ``search_level`` in module-level or class-level code (as a compiled regular
     expression's search: patterns, and conditions on the bytes of that span).
 
-    :meth:`bind` adds what depends on the module. With ``opens``: calls of the names it
-    binds to what may open a Session (a name that says ``session``, one of ``project``'s
-    session and engine names, or a name bound to one of those), and a function that calls
-    a hot function is hot too (``callers``). With ``uses``: uses of the names that
+    :meth:`bind` adds what depends on the module. With ``opens``: calls of what may open a
+    Session (a name that says ``session`` called by itself, SQLAlchemy's and ``project``'s
+    session and engine names, the names the module binds to one of those), and a function
+    that calls a hot function is hot too (``callers``). With ``uses``: uses of the names that
     module-level or class-level assignments bind to what ``level`` (or ``project``) names.
     With ``imported``: uses of what the module imports under a matching name. ``named``:
     keep the definitions that the kept code names. ``level_calls``: keep the classes that
@@ -145,6 +153,7 @@ class Hot:
         self.level = _either(level)
         self.sessions = re.compile(_SESSION_WORD + (r"|" + _words_of(project) if project else ""))
         self.project = re.compile(_words_of(project)) if project else None
+        self.project_names = frozenset(project)
 
     def search(self, text: str, start: int = 0, end: Optional[int] = None,
                function: Optional[ast.AST] = None) -> bool:
@@ -178,7 +187,10 @@ class Hot:
                 patterns.append(_words_of(imported))
         if self.opens:
             openers = set.union(*_bound_to(self.sessions, _module_level(tree.body), text, starts))
-            patterns.append(_SESSION_WORD + r"\w*" + _CALL)
+            patterns.append(_BARE_SESSION_CALL)
+            patterns.append(_calls_of(_API_OPENERS))
+            if self.project_names:
+                patterns.append(_calls_of(self.project_names))
             if openers:
                 patterns.append(_calls_of(openers))
         if self.uses and self.level is not None:

@@ -244,6 +244,58 @@ def test_check_one_file_uses_the_whole_project(cli):
     assert "`SessionLocal` is a sessionmaker, app/db.py:8" in lines[0]
 
 
+_DEPS = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+SessionLocal = sessionmaker(bind=create_engine("sqlite://"))
+
+
+def get_db():
+    return SessionLocal()
+"""
+# Never says "session": what opens one is a project name (the index's).
+_VIEWS = """\
+import app.deps as deps
+from app.deps import get_db
+
+db = get_db()
+
+
+def cold():
+    return 1
+
+
+def by_name():
+    db = get_db()
+    return db.execute("select 1")
+
+
+def through_the_module():
+    db = deps.get_db()
+    return db.execute("select 1")
+"""
+
+
+@pytest.mark.parametrize("pruning", ["", "0"])
+def test_a_project_opener_counts_as_a_trigger(tmp_path, cli, pruning):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "deps.py").write_text(_DEPS)
+    (tmp_path / "app" / "views.py").write_text(_VIEWS)
+    env = {"SQLALINT_NO_PRUNING": "1"} if pruning == "0" else {}
+    code, out, err = cli("check", "--isolated", "--no-cache", "--select", "SLA202,SLA204",
+                         "--output-format", "json", "app/views.py", cwd=tmp_path, env=env)
+    assert code == 1, err
+    import json
+
+    found = [(d["code"], d["location"]["row"], d["location"]["column"]) for d in json.loads(out)]
+    assert found == [("SLA202", 4, 1), ("SLA204", 12, 5), ("SLA204", 17, 5)]
+    message = json.loads(out)[2]["message"]
+    assert message.startswith("`db` is a Session opened by `deps.get_db()` (`get_db` is a function that returns "
+                              "a Session, app/deps.py:7) in `through_the_module`")
+
+
 def test_conditional_import_stays_silent(cli):
     code, out, err = cli("check", "--isolated", "--select", "SLA201", "app/conditional.py", cwd=FIXTURES / "flat")
     assert (code, err) == (0, "")

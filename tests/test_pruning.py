@@ -525,6 +525,39 @@ def test_project_session_factories_are_openers():
     assert pruned is not None and "def f" in pruned.text and "def g" not in pruned.text
 
 
+def test_a_method_that_says_session_opens_nothing_a_project_name_through_a_module_does():
+    # Inference follows an attribute call only to SQLAlchemy's own names and the project's:
+    # ``Repo.from_session(s)`` opens nothing, ``deps.get_db()`` may (the index knows it).
+    source = """\
+import app.deps as deps
+from sqlalchemy import orm
+
+
+def wraps(session):
+    repo = Repository.from_session(session)
+    return repo.get(1)
+
+
+def through_the_module():
+    db = deps.get_db()
+    return db
+
+
+def api():
+    return orm.Session(ENGINE)
+
+
+def named():
+    return new_session_for(1)
+"""
+    pruned = prune(source, pruning.hot_pattern(["SLA204"], prefilter.Project(sessions=frozenset({"get_db"}))))
+    assert pruned is not None
+    kept = {name for name in ("wraps", "through_the_module", "api", "named") if f"def {name}" in pruned.text}
+    assert kept == {"through_the_module", "api", "named"}
+    unknown = prune(source, pruning.hot_pattern(["SLA204"], prefilter.Project()))
+    assert unknown is not None and "def through_the_module" not in unknown.text
+
+
 def test_the_runner_parses_the_pruned_text(monkeypatch, tmp_path):
     from sqlalint import engine, runner
 

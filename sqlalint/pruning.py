@@ -154,6 +154,7 @@ class Hot:
         self.sessions = re.compile(_SESSION_WORD + (r"|" + _words_of(project) if project else ""))
         self.project = re.compile(_words_of(project)) if project else None
         self.project_names = frozenset(project)
+        self.masked: list[tuple[int, int]] = []  # spans the ``level`` patterns skip (imports)
 
     def search(self, text: str, start: int = 0, end: Optional[int] = None,
                function: Optional[ast.AST] = None) -> bool:
@@ -165,7 +166,23 @@ class Hot:
 
     def search_level(self, text: str, start: int = 0, end: Optional[int] = None) -> bool:
         end = len(text) if end is None else end
-        return self.search(text, start, end) or self.level is not None and bool(self.level.search(text, start, end))
+        if self.search(text, start, end):
+            return True
+        return self.level is not None and any(self.level.search(text, a, b) for a, b in self._unmasked(start, end))
+
+    def _unmasked(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """``start``..``end`` without the import statements (``masked``) in it."""
+        first = bisect.bisect_right(self.masked, (start,))  # the first mask from ``start`` on
+        for mask_start, mask_end in self.masked[max(first - 1, 0):]:
+            if mask_start >= end:
+                break
+            if mask_end <= start:
+                continue
+            if mask_start > start:
+                yield start, mask_start
+            start = max(start, mask_end)
+        if start < end:
+            yield start, end
 
     def search_places(self, text: str, start: int, end: int, function: Optional[ast.AST] = None) -> bool:
         """The conditions on bytes (and on ``function``'s node): unlike a pattern, they read
@@ -200,8 +217,36 @@ class Hot:
             bound = _bound_to(level, _level_statements(tree.body), text, starts)[1]
             if bound:
                 patterns.append(_words_of(bound))
-        return Hot(patterns, self.places, self.level_patterns, callers=self.opens, named=self.named,
-                   level_calls=self.level_calls, direct_callers=self.direct_callers)
+        level_patterns, masked = list(self.level_patterns), []
+        if self.level is not None:
+            # No finding of a rule with ``level`` is an import statement: what an import
+            # binds counts where it is used (``from sqlalchemy.orm import Session as S``,
+            # then ``s = S(engine)``), the statement itself does not.
+            imports = [s for s in _level_statements(tree.body) if isinstance(s, (ast.Import, ast.ImportFrom))]
+            names = {alias.asname or alias.name.partition(".")[0]
+                     for statement in imports for alias in statement.names if self.level.search(alias.name)}
+            if names:
+                level_patterns.append(_words_of(names))
+            masked = sorted(span for span in (_own_lines(s, text, starts) for s in imports) if span is not None)
+        bound_hot = Hot(patterns, self.places, level_patterns, callers=self.opens, named=self.named,
+                        level_calls=self.level_calls, direct_callers=self.direct_callers)
+        bound_hot.masked = masked
+        return bound_hot
+
+
+def _own_lines(statement: ast.stmt, text: str, starts: Sequence[int]) -> Optional[tuple[int, int]]:
+    """The span of ``statement`` when it is alone on its lines (a comment may follow it);
+    None when other code shares them, or a line is not ASCII (``ast`` counts columns in
+    UTF-8 bytes)."""
+    start, end = _span(statement, starts)
+    first, last = text[start:starts[statement.lineno]], text[starts[(statement.end_lineno or statement.lineno) - 1]:end]
+    if not (first.isascii() and last.isascii()) or statement.end_col_offset is None:
+        return None
+    before = first[:statement.col_offset]
+    after = last[statement.end_col_offset:]
+    if before.strip() or _LINE_END.fullmatch(after) is None:
+        return None
+    return start, end
 
 
 def _words_of(names: Iterable[str]) -> str:

@@ -558,6 +558,23 @@ def named():
     assert unknown is not None and "def through_the_module" not in unknown.text
 
 
+@pytest.mark.parametrize("module,hot", [
+    # An import names a Session: no finding of SLA202 is an import statement.
+    ("from sqlalchemy.orm import Session\nfrom app.db import AsyncSession  # typing\n", False),
+    ("if TYPE_CHECKING:\n    from sqlalchemy.orm import (\n        Session,\n    )\n", False),
+    # What the import binds, used at module level, is.
+    ("from sqlalchemy.orm import Session as S\ns = S(ENGINE)\n", True),
+    # An import that shares its line with other code is read with it.
+    ("import os; s = Session(ENGINE)\n", True),
+    ("s = Session(ENGINE); import os\n", True),
+    ("from sqlalchemy.orm import Session\nsession = Session(ENGINE)\n", True),
+])
+def test_imports_alone_do_not_make_module_level_code_hot(module, hot):
+    source = module + "\n\ndef cold(db: Session):\n    return db.get(1)\n"
+    pruned = prune(source, pruning.hot_pattern(["SLA202"], prefilter.Project()))
+    assert (pruned is not None) is hot
+
+
 def test_the_runner_parses_the_pruned_text(monkeypatch, tmp_path):
     from sqlalint import engine, runner
 

@@ -91,12 +91,15 @@ class Where:
 
 
 _ALL_OR_FOR = re.compile(rb"\ball\b|\bfor\b")
+_SESSION_MAKERS = r"sessionmaker|async_sessionmaker|scoped_session|async_scoped_session"
 _ENGINE_MAKERS = r"create_engine|create_async_engine|engine_from_config|async_engine_from_config"
 
 HOT: dict[str, Where] = {
     # An engine constructor (sqla.ENGINE_CONSTRUCTORS, by its last name, or what the module
     # imports one as) in a function that does not run once (lifetime.runs_once).
     "SLA101": Where(r"\b(?:" + _ENGINE_MAKERS + r")\b", imported=_ENGINE_MAKERS, direct_callers=True),
+    # A session maker or registry built in a function that does not run once: as SLA101.
+    "SLA206": Where(r"\b(?:" + _SESSION_MAKERS + r")\b", imported=_SESSION_MAKERS, direct_callers=True),
     # A cache decorator; its fix removes the import the decorator used (``functools``, or
     # ``lru_cache``) if nothing else uses it, so every use of those names stays.
     "SLA201": Where(r"cache", level=r"cache", imported=r"functools|cache|lru_cache|cached_property"),

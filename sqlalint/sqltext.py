@@ -346,7 +346,8 @@ def _merge(parts: list) -> tuple:
 # -- constants ---------------------------------------------------------------------------
 
 def is_constant(ctx, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
-    """A literal, or a module/class constant (bound once to a constant, or named in CAPS)."""
+    """A literal, or a module/class constant (bound once to a constant, or named in CAPS), or a
+    choice between two of those."""
     if depth > 5:
         return False
     if isinstance(expr, (cst.Integer, cst.Float)) or plain_string(expr) is not None:
@@ -375,6 +376,8 @@ def is_constant(ctx, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> 
                 return len(attr) == 1 and attr[0].kind in ("assign", "annassign") and attr[0].value is not None \
                     and is_constant(ctx, attr[0].value, attr[0].scope, depth + 1)
         return False
+    if isinstance(expr, cst.IfExp):  # one of two constants: ``"json" if native else "text"``
+        return is_constant(ctx, expr.body, scope, depth + 1) and is_constant(ctx, expr.orelse, scope, depth + 1)
     built = built_string(expr)
     if built is not None:
         return all(is_constant(ctx, v, scope, depth + 1) for v in built.values)

@@ -84,6 +84,7 @@ def run(session: Session, name, cursor):
     session.execute(text("SELECT * FROM users WHERE name = :name"), {"name": name})
     session.execute(text(f"SELECT {Queries.COLUMNS} FROM {TABLE} WHERE x > {Queries.threshold} LIMIT {10}"))
     session.execute(text("SELECT 1 " + "FROM dual"))
+    session.execute(text("CREATE TYPE nested AS (doc {0})".format("json" if name else "text")))
     cursor.execute(f"SELECT * FROM users WHERE name = '{name}'")
     message = f"hello {name}"
     print("%s items" % len(message))

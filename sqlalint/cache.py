@@ -300,7 +300,7 @@ class ResultCache:
 
 class LazyIndex:
     """The project index of a run, built only when a file is actually linted. All a fully
-    cached run asks of it, its fingerprint and trigger names, is kept in
+    cached run asks of it, its fingerprint, trigger and opener names, is kept in
     ``<cache dir>/state/`` under a key made of every indexed file's path and content hash
     (and the code, settings and working folder), so such a run never builds it. Anything
     else is delegated to the built :class:`~sqlalint.index.ProjectIndex`."""
@@ -322,6 +322,7 @@ class LazyIndex:
             state = _read_json(self._state_file)
             if isinstance(state, dict) and state.get("key") == self._key:
                 state["triggers"] = tuple(state.get("triggers") or ())
+                state["openers"] = tuple(state.get("openers") or ())
                 self._state = state
                 _touch_daily(self._state_file)  # in use: not pruned
 
@@ -356,7 +357,7 @@ class LazyIndex:
                 jobs=self._jobs, meanwhile=self.meanwhile)
             if self._folder is not None:
                 self._state = {"key": self._key, "fingerprint": self._index.fingerprint(),
-                               "triggers": self._index.trigger_names()}
+                               "triggers": self._index.trigger_names(), "openers": self._index.opener_names()}
                 try:
                     self._state_file.parent.mkdir(parents=True, exist_ok=True)
                 except OSError:
@@ -369,6 +370,9 @@ class LazyIndex:
 
     def trigger_names(self) -> tuple[str, ...]:
         return self._state["triggers"] if self._state is not None else self.resolve().trigger_names()
+
+    def opener_names(self) -> tuple[str, ...]:
+        return self._state["openers"] if self._state is not None else self.resolve().opener_names()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):  # not set yet (unpickling): never build for these

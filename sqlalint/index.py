@@ -435,6 +435,7 @@ class ProjectIndex:
         self._removed: Optional[dict[str, list[tuple[str, int]]]] = None
         self._facts: Optional[list] = None
         self._triggers: Optional[tuple[str, ...]] = None  # asked once per linted file
+        self._openers: Optional[tuple[str, ...]] = None
         self._fingerprint: Optional[str] = None
         self._contextmanagers: set[tuple[str, int]] = set()  # (path, line) of @contextmanager defs
 
@@ -548,7 +549,7 @@ class ProjectIndex:
         self._forget_changed(changed)
         self._removed = None
         self._facts = None
-        self._triggers = None
+        self._triggers = self._openers = None
         self._fingerprint = None
 
     def _forget_changed(self, changed: set[str]) -> None:
@@ -635,6 +636,16 @@ class ProjectIndex:
             names |= {q.rpartition(".")[2] for q in (*self.session_factories, *self.engine_factories)}
             self._triggers = tuple(sorted(names))
         return self._triggers
+
+    def opener_names(self) -> tuple[str, ...]:
+        """Names of what gives a Session when called (session makers and classes, scoped
+        registries, functions that return one of those or a Session), configured factories
+        too: a file that calls one may open a Session without ever saying ``session``."""
+        if self._openers is None:
+            names = {qualified.rpartition(".")[2] for qualified, value, *_ in self.facts() if _opens(value)}
+            names |= {q.rpartition(".")[2] for q in self.session_factories}
+            self._openers = tuple(sorted(names))
+        return self._openers
 
     def registry_removed(self, qualified: str) -> bool:
         """Does any module of the project call ``.remove()`` on the scoped_session registry
@@ -1028,6 +1039,16 @@ def _star_import_of(modules: set[str]) -> "re.Pattern[bytes]":
     last = b"|".join(re.escape(m.encode()) for m in sorted(modules))
     return re.compile(rb"from(?<!\wfrom)" + gap + rb"+[\w. \t]*?\b(?:" + last + rb")" + gap + rb"*import" + gap
                       + rb"*\(?" + gap + rb"*\*")
+
+
+_SESSION_GIVERS = (Kind.SESSION_FACTORY, Kind.SESSION_CLASS, Kind.SCOPED_REGISTRY)
+
+
+def _opens(value: Value) -> bool:
+    if value.kind in _SESSION_GIVERS:
+        return True
+    given = value.returns or value.yields
+    return value.kind is Kind.FUNCTION and given is not None and (given.kind is Kind.SESSION or given.kind in _SESSION_GIVERS)
 
 
 def _agree(values: list[Optional[Value]]) -> Optional[Value]:

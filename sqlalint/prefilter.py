@@ -675,27 +675,43 @@ def triggers_of(rule: Any) -> tuple[bytes, ...]:
     return rule.triggers if hasattr(rule, "triggers") else TRIGGERS[rule]
 
 
-# Rules that report what a call of an opener gives (``db = get_db()``): a project name that
-# may open a Session or give one (``Project.sessions``) counts as a trigger of theirs.
+# Rules that report what a call of an opener gives (``db = get_db()``): the name of a project
+# opener (ProjectIndex.opener_names) counts as a trigger of theirs.
 _OPENER_TRIGGERED = frozenset({"SLA202", "SLA204"})
 
 
 def worth_parsing(text: Union[str, bytes, "Facts"], rules: Iterable[Any], extra: Sequence[str] = (),
-                  project: Optional["Project"] = None) -> bool:
+                  openers: frozenset = frozenset()) -> bool:
     """Can any of ``rules`` (rules, or codes) match? A byte search, 1000x cheaper than a
     parse: the file must name SQLAlchemy (or a project-defined engine, factory or model:
-    ``extra``, as a word) and hold one of the triggers of a selected rule."""
+    ``extra``, as a word) and hold one of the triggers of a selected rule (or, for some,
+    one of the words ``openers``)."""
     facts = text if isinstance(text, Facts) else facts_of(text)
     data = facts.raw
     return (sqla.names_sqlalchemy(data) or _names_any(facts, extra)) and \
-        any(_triggered(facts, rule, project) for rule in rules)
+        any(_triggered(facts, rule, openers) for rule in rules)
 
 
-def _triggered(facts: "Facts", rule: Any, project: Optional["Project"]) -> bool:
+def _triggered(facts: "Facts", rule: Any, openers: frozenset) -> bool:
     if any(t in facts.raw for t in triggers_of(rule)):
         return True
-    return project is not None and getattr(rule, "code", rule) in _OPENER_TRIGGERED and \
-        not project.session_words.isdisjoint(facts.raw_words())
+    return bool(openers) and getattr(rule, "code", rule) in _OPENER_TRIGGERED and \
+        not openers.isdisjoint(facts.raw_words())
+
+
+_OPENERS_MEMO: dict[tuple[int, int], frozenset] = {}
+
+
+def opener_words(settings: Any, index: Any) -> frozenset:
+    """The words of the project's openers (configured session factories, and the index's)."""
+    key = (id(settings), id(index))
+    if key not in _OPENERS_MEMO:
+        names = [q.rpartition(".")[2] for q in settings.session_factories]
+        if index is not None:
+            names.extend(index.opener_names())
+        _OPENERS_MEMO.clear()
+        _OPENERS_MEMO[key] = _words(names)
+    return _OPENERS_MEMO[key]
 
 
 _EXTRA_MEMO: list = [None, frozenset(), ()]  # the last ``extra`` seen: its ASCII words, other names
@@ -718,12 +734,13 @@ def passing(source: Union[str, bytes], rules: Sequence[Any], settings: Any, inde
     before libcst. The others need not run."""
     extra = index.trigger_names() if index is not None else ()
     facts = facts_of(source)
-    project = project_names(settings, index)
-    if not rules or not worth_parsing(facts, rules, extra, project):
+    openers = opener_words(settings, index)
+    if not rules or not worth_parsing(facts, rules, extra, openers):
         return []
     if not enabled():
-        return [rule for rule in rules if _triggered(facts, rule, project)]
-    return [rule for rule in rules if could_match(facts, [rule], project)]
+        return [rule for rule in rules if _triggered(facts, rule, openers)]
+    project = project_names(settings, index)
+    return [rule for rule in rules if could_match(facts, [rule], project, openers)]
 
 
 def enabled() -> bool:
@@ -731,7 +748,7 @@ def enabled() -> bool:
 
 
 def could_match(source: Union[str, bytes, Facts], rules: Sequence[Any],
-                project: Union[Project, Iterable[str]]) -> bool:
+                project: Union[Project, Iterable[str]], openers: frozenset = frozenset()) -> bool:
     """False only when every rule in ``rules`` (codes, or rules) whose byte triggers
     ``source`` holds provably cannot report on it. Triggers are looked for only once a
     rule's condition holds (few files get that far)."""
@@ -740,6 +757,6 @@ def could_match(source: Union[str, bytes, Facts], rules: Sequence[Any],
     for rule in rules:
         code = getattr(rule, "code", rule)
         check = NECESSARY.get(code)
-        if (check is None or check(facts, found)) and _triggered(facts, rule, found):
+        if (check is None or check(facts, found)) and _triggered(facts, rule, openers):
             return True
     return False

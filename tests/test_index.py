@@ -296,6 +296,17 @@ def test_a_project_opener_counts_as_a_trigger(tmp_path, cli, pruning):
                               "a Session, app/deps.py:7) in `through_the_module`")
 
 
+def test_openers_are_what_gives_a_session_when_called(tmp_path):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "deps.py").write_text(_DEPS + "ENGINE = create_engine('sqlite://')\n\n\ndef engine():\n"
+                                              "    return ENGINE\n\n\ndef maker():\n    return SessionLocal\n")
+    index = project_index(Settings(root=tmp_path, session_factories=frozenset({"lib.make"})), no_cache=True)
+    # An engine gives no Session: a file that only names one is not worth SLA204's parse.
+    assert index.opener_names() == ("SessionLocal", "get_db", "make", "maker")
+    assert set(index.trigger_names()) >= {"ENGINE", "engine", "SessionLocal", "get_db", "maker"}
+
+
 def test_conditional_import_stays_silent(cli):
     code, out, err = cli("check", "--isolated", "--select", "SLA201", "app/conditional.py", cwd=FIXTURES / "flat")
     assert (code, err) == (0, "")

@@ -122,7 +122,7 @@ _SESSION_WORD = r"(?i:session)"
 # by itself (a local or imported function, a class); through an attribute, only what
 # inference can follow there: SQLAlchemy's own (``orm.Session(...)``) and the project's
 # names (``deps.get_db()``, added per project). ``repo.from_session(s)`` is neither.
-_BARE_SESSION_CALL = r"(?<![\w.])\w*" + _SESSION_WORD + r"\w*" + _CALL
+_SESSION_CALL = re.compile(r"[sS][eE][sS][sS][iI][oO][nN]\w*" + _CALL)  # [sS]: the engine skips to it
 _API_OPENERS = sorted({q.rpartition(".")[2] for q in (
     *sqla.SESSION_CLASSES, *sqla.ASYNC_SESSION_CLASSES, *sqla.SESSIONMAKERS, *sqla.ASYNC_SESSIONMAKERS,
     *sqla.SCOPED_SESSIONS)})
@@ -151,9 +151,13 @@ class Hot:
         self.opens, self.uses, self.callers, self.named = opens, uses, callers, named
         self.level_calls, self.direct_callers = level_calls, direct_callers
         self.imported = re.compile(r"(?:^|\.)(?:" + "|".join(imported) + r")$") if imported else None
-        self.pattern = _either(patterns)
+        # Searched one by one: each starts with a literal where it can, which the regex
+        # engine skips to; joined in one alternation they were tried at every position.
+        self.searchers = tuple(re.compile(p) for p in patterns)
         self.places = tuple(places)
         self.level = _either(level)
+        self.level_searchers = tuple(re.compile(p) for p in level)
+        self.bare_session_calls = False  # see _bare_session_call
         self.sessions = re.compile(_SESSION_WORD + (r"|" + _words_of(project) if project else ""))
         self.project = re.compile(_words_of(project)) if project else None
         self.project_names = frozenset(project)
@@ -163,7 +167,9 @@ class Hot:
                function: Optional[ast.AST] = None) -> bool:
         """``function``: the node of the function that ``start``..``end`` spans, if one does."""
         end = len(text) if end is None else end
-        if self.pattern is not None and self.pattern.search(text, start, end):
+        if any(searcher.search(text, start, end) for searcher in self.searchers):
+            return True
+        if self.bare_session_calls and _bare_session_call(text, start, end):
             return True
         return bool(self.places) and self.search_places(text, start, end, function)
 
@@ -171,7 +177,7 @@ class Hot:
         end = len(text) if end is None else end
         if self.search(text, start, end):
             return True
-        return self.level is not None and any(self.level.search(text, a, b) for a, b in self._unmasked(start, end))
+        return any(searcher.search(text, a, b) for a, b in self._unmasked(start, end) for searcher in self.level_searchers)
 
     def _unmasked(self, start: int, end: int) -> Iterator[tuple[int, int]]:
         """``start``..``end`` without the import statements (``masked``) in it."""
@@ -207,7 +213,6 @@ class Hot:
                 patterns.append(_words_of(imported))
         if self.opens:
             openers = set.union(*_bound_to(self.sessions, _module_level(tree.body), text, starts))
-            patterns.append(_BARE_SESSION_CALL)
             patterns.append(_calls_of(_API_OPENERS))
             if self.project_names:
                 patterns.append(_calls_of(self.project_names))
@@ -234,6 +239,7 @@ class Hot:
         bound_hot = Hot(patterns, self.places, level_patterns, callers=self.opens, named=self.named,
                         level_calls=self.level_calls, direct_callers=self.direct_callers)
         bound_hot.masked = masked
+        bound_hot.bare_session_calls = self.opens
         return bound_hot
 
 
@@ -253,12 +259,26 @@ def _own_lines(statement: ast.stmt, text: str, starts: Sequence[int]) -> Optiona
 
 
 def _words_of(names: Iterable[str]) -> str:
-    return r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b"
+    """One of ``names`` as a whole word. (Each name comes first and the check that no word
+    character precedes it after: the regex engine skips to the first letters.)"""
+    return r"(?:" + "|".join(f"{re.escape(n)}(?<!\\w{re.escape(n)})" for n in sorted(names)) + r")\b"
 
 
 def _calls_of(names: Iterable[str]) -> str:
     """A call of one of ``names`` (``name(``, ``obj.name (``)."""
-    return r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")" + _CALL
+    return r"(?:" + "|".join(f"{re.escape(n)}(?<!\\w{re.escape(n)})" for n in sorted(names)) + r")" + _CALL
+
+
+def _bare_session_call(text: str, start: int, end: int) -> bool:
+    """A call of a name that says ``session``, not through an attribute. (The start of the
+    name is found by hand: a lookbehind cannot go back a whole word.)"""
+    for match in _SESSION_CALL.finditer(text, start, end):
+        first = match.start()
+        while first > start and (text[first - 1].isalnum() or text[first - 1] == "_"):
+            first -= 1
+        if first == start or text[first - 1] != ".":
+            return True
+    return False
 
 
 def _bound_to(pattern: "re.Pattern[str]", statements: Iterable[ast.stmt], text: str,

@@ -166,7 +166,7 @@ class ResultCache:
         # The run file of these settings and this working folder (displayed paths are
         # relative to it): displayed path -> [content hash, entry].
         name = blake2b(self._salt + b"\0" + os.getcwd().encode("utf-8", "surrogateescape"),
-                               digest_size=16).hexdigest()
+                       digest_size=16).hexdigest()
         self.run_file = self.folder / STATE / f"run-{name}.json"
         self._run: Optional[dict[str, list]] = None
         self._changed: dict[str, list] = {}

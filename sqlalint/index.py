@@ -1048,7 +1048,8 @@ def _opens(value: Value) -> bool:
     if value.kind in _SESSION_GIVERS:
         return True
     given = value.returns or value.yields
-    return value.kind is Kind.FUNCTION and given is not None and (given.kind is Kind.SESSION or given.kind in _SESSION_GIVERS)
+    return value.kind is Kind.FUNCTION and given is not None and (
+        given.kind is Kind.SESSION or given.kind in _SESSION_GIVERS)
 
 
 def _agree(values: list[Optional[Value]]) -> Optional[Value]:

@@ -177,7 +177,8 @@ class Hot:
         end = len(text) if end is None else end
         if self.search(text, start, end):
             return True
-        return any(searcher.search(text, a, b) for a, b in self._unmasked(start, end) for searcher in self.level_searchers)
+        return any(searcher.search(text, a, b)
+                   for a, b in self._unmasked(start, end) for searcher in self.level_searchers)
 
     def _unmasked(self, start: int, end: int) -> Iterator[tuple[int, int]]:
         """``start``..``end`` without the import statements (``masked``) in it."""

@@ -30,6 +30,14 @@ def tree(folder: Path, *names: str) -> None:
         path.write_text(LEGACY)
 
 
+def in_a_repository(folder: Path, git: bool) -> None:
+    """Make ``folder`` a git work tree when ``git``."""
+    if git:
+        if shutil.which("git") is None:
+            pytest.skip("needs git")
+        subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_gitignore_is_honoured_in_a_git_repository(tmp_path):
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
@@ -53,20 +61,14 @@ def test_without_git_every_python_file_is_found(tmp_path):
 @pytest.mark.parametrize("git", [False, True])
 def test_files_come_in_the_order_paths_sort(tmp_path, git):
     # By parts: ``a/b.py`` before ``a.py`` (as strings, "." sorts before "/").
-    if git:
-        if shutil.which("git") is None:
-            pytest.skip("needs git")
-        subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    in_a_repository(tmp_path, git)
     tree(tmp_path, "a.py", "a_b.py", "a/b.py", "a/c/d.py", "B.py", "a-z.py")
     assert listed(tmp_path, Settings(root=tmp_path)) == ["B.py", "a/b.py", "a/c/d.py", "a-z.py", "a.py", "a_b.py"]
 
 
 @pytest.mark.parametrize("git", [False, True])
 def test_default_excludes(tmp_path, git):
-    if git:
-        if shutil.which("git") is None:
-            pytest.skip("needs git")
-        subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    in_a_repository(tmp_path, git)
     names = [f"{folder}/m.py" for folder in DEFAULT_EXCLUDE if folder != ".git"]
     tree(tmp_path, "keep.py", "lib/python3.11/site-packages/pkg/x.py", *names)
     assert set(DEFAULT_EXCLUDE) >= {".git", ".venv", "venv", "build", "dist", "node_modules", "__pycache__",

@@ -88,10 +88,16 @@ class Where:
     # a cold definition's decorators, defaults or class body can make: keep every
     # definition, and class-level assignment, whose text calls a kept function.
     direct_callers: bool = False
+    # What decides a finding in a method may be in any method of its class (a pool that
+    # ``self`` holds, assigned in ``__init__``): keep every definition of a class one of
+    # whose definitions is kept.
+    whole_classes: bool = False
 
 
 _ALL_OR_FOR = re.compile(rb"\ball\b|\bfor\b")
 _SESSION_MAKERS = r"sessionmaker|async_sessionmaker|scoped_session|async_scoped_session"
+_SPAWNS = (r"Thread|Timer|submit|map|apply|apply_async|map_async|imap|imap_unordered|starmap|starmap_async"
+           r"|run_in_executor|to_thread|add_done_callback")
 _ENGINE_MAKERS = r"create_engine|create_async_engine|engine_from_config|async_engine_from_config"
 
 HOT: dict[str, Where] = {
@@ -100,6 +106,12 @@ HOT: dict[str, Where] = {
     "SLA101": Where(r"\b(?:" + _ENGINE_MAKERS + r")\b", imported=_ENGINE_MAKERS, direct_callers=True),
     # A session maker or registry built in a function that does not run once: as SLA101.
     "SLA206": Where(r"\b(?:" + _SESSION_MAKERS + r")\b", imported=_SESSION_MAKERS, direct_callers=True),
+    # A call that runs a function in another thread (concurrency.spawns: a Thread or Timer,
+    # a pool's or executor's method, run_in_executor, to_thread, add_done_callback); the
+    # function it runs is a name the kept code uses, and a pool held by ``self`` is read
+    # from the whole class.
+    "SLA203": Where(r"\b(?:" + _SPAWNS + r")" + r"[\s\\]*\(", imported=r"Thread|Timer|to_thread",
+                    whole_classes=True),
     # A cache decorator; its fix removes the import the decorator used (``functools``, or
     # ``lru_cache``) if nothing else uses it, so every use of those names stays.
     "SLA201": Where(r"cache", level=r"cache", imported=r"functools|cache|lru_cache|cached_property"),
@@ -146,10 +158,10 @@ class Hot:
     def __init__(self, patterns: Sequence[str], places: Sequence[Callable[[bytes, Optional[ast.AST]], bool]],
                  level: Sequence[str], project: frozenset = frozenset(), *, opens: bool = False,
                  uses: bool = False, imported: Sequence[str] = (), callers: bool = False, named: bool = True,
-                 level_calls: bool = False, direct_callers: bool = False):
+                 level_calls: bool = False, direct_callers: bool = False, whole_classes: bool = False):
         self.patterns, self.level_patterns = tuple(patterns), tuple(level)
         self.opens, self.uses, self.callers, self.named = opens, uses, callers, named
-        self.level_calls, self.direct_callers = level_calls, direct_callers
+        self.level_calls, self.direct_callers, self.whole_classes = level_calls, direct_callers, whole_classes
         self.imported = re.compile(r"(?:^|\.)(?:" + "|".join(imported) + r")$") if imported else None
         # Searched one by one: each starts with a literal where it can, which the regex
         # engine skips to; joined in one alternation they were tried at every position.
@@ -238,7 +250,8 @@ class Hot:
                 level_patterns.append(_words_of(names))
             masked = sorted(span for span in (_own_lines(s, text, starts) for s in imports) if span is not None)
         bound_hot = Hot(patterns, self.places, level_patterns, callers=self.opens, named=self.named,
-                        level_calls=self.level_calls, direct_callers=self.direct_callers)
+                        level_calls=self.level_calls, direct_callers=self.direct_callers,
+                        whole_classes=self.whole_classes)
         bound_hot.masked = masked
         bound_hot.bare_session_calls = self.opens
         return bound_hot
@@ -371,7 +384,8 @@ def hot_pattern(codes: Iterable[str], project: Optional[Project] = None) -> Opti
                               imported=[w.imported for w in found if w.imported],
                               named=any(w.named for w in found),
                               level_calls=any(w.level_calls for w in found),
-                              direct_callers=any(w.direct_callers for w in found))
+                              direct_callers=any(w.direct_callers for w in found),
+                              whole_classes=any(w.whole_classes for w in found))
     return _HOT_MEMO[memo]
 
 
@@ -482,6 +496,8 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
         _keep_direct_callers(definitions, text, starts)
     # Keep what the kept text names, until that adds nothing.
     while True:
+        if hot.whole_classes:
+            _keep_whole_classes(definitions)
         pruned, kept = _render(text, lines, starts, definitions)
         words = set(_WORD.findall(kept))
         if not hot.named or not _keep_named(definitions, words, words, text, starts):
@@ -589,6 +605,16 @@ def _keep_callers(definitions: list[_Definition], text: str, starts: list[int]) 
                     parent.keep, parent = True, parent.parent
         if not added:
             return
+
+
+def _keep_whole_classes(definitions: list[_Definition]) -> None:
+    """Every definition of a class that keeps one of its definitions."""
+    for definition in definitions:
+        if definition.is_class and definition.keep:
+            if any(child.keep for child in definition.children):
+                for child in definition.children:
+                    child.keep = True
+            _keep_whole_classes(definition.children)
 
 
 def _keep_direct_callers(definitions: list[_Definition], text: str, starts: list[int]) -> None:

@@ -399,7 +399,42 @@ def test_odd_line_breaks_and_syntax_errors_are_analysed_whole():
 
 
 def test_rules_whose_findings_can_depend_on_any_definition_do_not_prune():
-    assert pruning.hot_pattern(["SLA301", "SLA203"]) is None
+    assert pruning.hot_pattern(["SLA301", "SLA205"]) is None
+    assert pruning.hot_pattern(["SLA102"]) is None
+
+
+def test_a_thread_rule_keeps_the_whole_class_of_a_kept_method():
+    # The pool ``self`` holds is read from __init__; the function a thread runs is named.
+    source = """\
+from concurrent.futures import ThreadPoolExecutor
+
+
+class Worker:
+    def __init__(self):
+        self.pool = ThreadPoolExecutor()
+
+    def start(self):
+        self.pool.submit(self.run)
+
+    def run(self):
+        return SESSION.get(1)
+
+
+class Idle:
+    def __init__(self):
+        self.x = 1
+
+    def other(self):
+        return self.x
+
+
+def helper():
+    return 2
+"""
+    pruned = prune(source, pruning.hot_pattern(["SLA203"]))
+    assert pruned is not None
+    kept = {name for name in ("__init__", "start", "run", "other", "helper") if f"def {name}" in pruned.text}
+    assert kept == {"__init__", "start", "run"}
 
 
 OPENS = '''\

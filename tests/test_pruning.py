@@ -115,14 +115,9 @@ def test_a_fix_whose_edit_spans_a_stub_is_made_on_the_whole_file():
     source = ('from sqlalchemy import create_engine\n\nDATABASE_URL = "sqlite://"\n\n\nclass ReportService:\n'
               '    TABLE = "users"\n\n    def fetch(self, report_id):\n        engine = create_engine(DATABASE_URL)\n'
               '        with engine.connect() as conn:\n            return conn\n')
-    sla101 = [rule for rule in ALL_RULES if rule.code == "SLA101"]
-    pruned = prune(source, pruning.hot_pattern(["SLA101"]))
-    assert pruned is not None and "    TABLE=...\n" in pruned.text
-    [finding] = lint_source(source, "example.py", Settings(), rules=sla101, prune=True).diagnostics
-    assert [edit.content for edit in finding.fix.edits] == [
+    assert _pruned_sla101_fix(source, "    TABLE=...\n") == [
         'ENGINE = create_engine(DATABASE_URL)\n\n\nclass ReportService:\n    TABLE = "users"\n\n'
         '    def fetch(self, report_id):\n        engine = ENGINE']
-    _same(source, Settings(), sla101)
 
 
 def test_crlf_and_a_last_line_without_newline_are_kept():
@@ -675,13 +670,19 @@ def test_a_hoisted_engine_is_named_as_in_the_whole_file():
     # `ENGINE` is taken inside `cold`, which pruning stubs: the fix still says ENGINE_2.
     source = ("from sqlalchemy import create_engine\n\n\ndef ping():\n    engine = create_engine(\"sqlite://\")\n"
               "    engine.connect()\n\n\ndef cold():\n    ENGINE = 1\n    return ENGINE\n")
+    assert _pruned_sla101_fix(source, "cold=(...,") == [
+        'ENGINE_2 = create_engine("sqlite://")\n\n\ndef ping():\n    engine = ENGINE_2']
+
+
+def _pruned_sla101_fix(source: str, stub: str) -> list[str]:
+    """The edits of SLA101's one fix, pruned (``stub`` is in the pruned text), after
+    checking that the whole file gives the same findings and fixes."""
     sla101 = [rule for rule in ALL_RULES if rule.code == "SLA101"]
     pruned = prune(source, pruning.hot_pattern(["SLA101"]))
-    assert pruned is not None and "cold=(...," in pruned.text
+    assert pruned is not None and stub in pruned.text
     [finding] = lint_source(source, "example.py", Settings(), rules=sla101, prune=True).diagnostics
-    assert [edit.content for edit in finding.fix.edits] == [
-        'ENGINE_2 = create_engine("sqlite://")\n\n\ndef ping():\n    engine = ENGINE_2']
     _same(source, Settings(), sla101)
+    return [edit.content for edit in finding.fix.edits]
 
 
 def _found(source: str, rules) -> list[tuple[str, int]]:

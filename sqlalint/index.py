@@ -9,10 +9,11 @@ A file that does ``from app.db import SessionLocal`` cannot tell on its own what
    returns and yields, class bases and table names, and the receivers of ``.remove()``.
    Summaries depend only on the file's bytes, so they are cached by content hash.
 2. Which files. Only files whose bytes name SQLAlchemy, SQLModel or Flask-SQLAlchemy are
-   summarised first; then files that mention a name already found to be a fact (a
-   re-export, a ``get_db`` built on an imported factory) or star-import a module holding
-   one, until nothing new turns up. A name under a module of the project that is not
-   summarised is unknown.
+   summarised first; then files that can bind a name already found to be a fact (a
+   re-export, a ``get_db`` built on an imported factory): they import it from a module
+   where it is that fact (or may be: one not indexed yet, unless it stays so), reach it
+   as an attribute, or star-import a module holding one; until nothing new turns up. A
+   name under a module of the project that is not summarised is unknown.
    Many summaries missing from the cache are computed by a pool of forked processes.
    A round keeps the answers of the previous ones that its new modules cannot change
    (those that read no module name the round rebinds, and were not cut short by a cycle
@@ -483,16 +484,22 @@ class ProjectIndex:
         primary: dict[str, list] = {}
         secondary: dict[str, list] = {}
         seen_names: set[str] = set()
-        words: dict[int, frozenset] = {}  # id(item) -> the words of a file left for later rounds
+        read: dict[int, _Read] = {}  # id(item) -> what _MayBind read of a file left for later rounds
+        names: set[str] = set()
+        modules: set[str] = set()
         with _Summarizer(cache_dir, jobs, meanwhile) as summarizer:
             while wanted:
                 summaries = summarizer.summaries([data for _, data in wanted])
-                names, modules = index._add_round(wanted, summaries, names_of, primary, secondary, configured,
-                                                  seen_names)
-                if not (names or modules) or not rest:
+                new_names, new_modules = index._add_round(wanted, summaries, names_of, primary, secondary,
+                                                          configured, seen_names)
+                if not rest:
                     break
-                may_bind = _MayBind(names, modules, words)
-                wanted = [item for item in rest if may_bind(item)]
+                names |= new_names
+                modules |= new_modules
+                # Every file left is asked again, about every fact known: a module indexed
+                # this round can make a name imported from it a fact.
+                may_bind = _MayBind(names, modules, read, index._gives_fact, names_of)
+                wanted = index._next_round(rest, may_bind, names_of)
                 hit = {id(item) for item in wanted}
                 rest = [item for item in rest if id(item) not in hit]
         return index
@@ -523,6 +530,62 @@ class ProjectIndex:
         modules = {"." + m.rpartition(".")[2] for m, _ in self._fact_modules()} - seen_names
         seen_names |= modules
         return names, {m[1:] for m in modules}
+
+    def _next_round(self, rest: list[tuple[Path, bytes]], may_bind: "_MayBind",
+                    names_of: dict[Path, tuple[tuple[str, bool], tuple[str, bool]]]) -> list[tuple[Path, bytes]]:
+        """The files of ``rest`` to index next: those ``may_bind`` wants, and those whose
+        answer waits on a module one of them is (a chain of re-exports, one round)."""
+        # Asked of each file's bytes first; only the files that would be wanted are asked
+        # of their code (their exact answers can only take files away), until none is left.
+        answers = {id(item): may_bind(item, exact=False) for item in rest}
+        exact: set[int] = set()
+        while True:
+            wanted = self._wanted(rest, answers, names_of)
+            unsure = [item for item in rest if id(item) in wanted and id(item) not in exact]
+            if not unsure:
+                return [item for item in rest if id(item) in wanted]
+            for item in unsure:
+                answers[id(item)] = may_bind(item)
+                exact.add(id(item))
+
+    @staticmethod
+    def _wanted(rest: list[tuple[Path, bytes]], answers: dict[int, Any],
+                names_of: dict[Path, tuple[tuple[str, bool], tuple[str, bool]]]) -> set[int]:
+        wanted = {id(item) for item in rest if answers[id(item)] is True}
+        offered = {name for item in rest if id(item) in wanted for name, _ in names_of[item[0]] if name}
+        waiting = [(item, answers[id(item)]) for item in rest if answers[id(item)] and answers[id(item)] is not True]
+        grown = True
+        while grown:
+            grown, still = False, []
+            for item, modules in waiting:
+                if modules.isdisjoint(offered):
+                    still.append((item, modules))
+                    continue
+                wanted.add(id(item))
+                offered.update(name for name, _ in names_of[item[0]] if name)
+                grown = True
+            waiting = still
+        return wanted
+
+    def _gives_fact(self, importer: str, is_package: bool, level: int, module: str, name: str) -> Any:
+        """Can ``from <level dots><module> import <name>`` in the module ``importer`` bind a
+        fact? True, False, or the name of the module not indexed yet that would tell."""
+        source = module
+        if level:
+            package = importer if is_package else importer.rpartition(".")[0]
+            parts = package.split(".") if package else []
+            if level - 1 > len(parts):
+                return True
+            source = ".".join([*parts[: len(parts) - (level - 1)], *([module] if module else [])])
+        if not source:
+            return True
+        qualified = f"{source}.{name}"
+        if qualified in self.project_modules or source in self.ambiguous or \
+                configured_or_api_value(qualified, self.session_factories, self.engine_factories) is not None:
+            return True  # a module, or what no summary says
+        if source in self.modules:
+            return self.lookup(qualified) is not None
+        return source if source in self.project_modules else False
 
     def _register(self, primary: dict[str, list], secondary: dict[str, list]) -> None:
         """Module names: the root-relative name (what the linted file's model uses) and the
@@ -994,36 +1057,156 @@ class _MayBind:
     a module whose name ends in one of ``modules``? Those are the ways to reach another
     module's fact (``from app.db import SessionLocal``, ``db.SessionLocal``, ``import
     app.db`` then ``app.db.engine``); a bare name that is not imported is the module's own.
-    A file's words are split once, for every round it is asked about (``words``, by id of
-    the item): one set intersection each, where a regular expression of hundreds of names
-    would scan the bytes again; only the few files that use a name are scanned further."""
+    What is read of a file is kept for every round that asks about it (``read``, by id of
+    the item: :class:`_Read`): one set intersection each,
+    where a regular expression of hundreds of names would scan the bytes again; only the
+    few files that use a name are read further, in their code (docstrings say ``.Run``
+    and ``from app import Flow``).
 
-    def __init__(self, names: set[str], modules: set[str], words: dict[int, frozenset]):
-        from sqlalint.prefilter import words_of
+    With ``gives`` (:meth:`ProjectIndex._gives_fact`), a ``from X import name`` counts only
+    when ``X.name`` can be a fact: a model's name is common (``Flow``, ``Event``), and most
+    modules that import it import another module's class of that name. The answer is
+    True, False, or the names of modules not indexed yet that would decide it (the file
+    is wanted if one of them is)."""
 
-        self.words, self.words_of = words, words_of
+    def __init__(self, names: set[str], modules: set[str], read: dict[int, "_Read"],
+                 gives: Optional[Callable[[str, bool, int, str, str], Any]] = None,
+                 names_of: Optional[dict[Path, tuple[tuple[str, bool], tuple[str, bool]]]] = None):
+        from sqlalint.prefilter import code_of, words_of
+
+        self.read, self.words_of, self.code_of = read, words_of, code_of
+        self.gives, self.names_of = gives, names_of or {}
         self.ascii = frozenset(n.encode() for n in names if n.isascii())
         self.other = tuple(n.encode() for n in names if not n.isascii())  # as bytes: a superset
         self.star = _star_import_of(modules) if modules else None
 
-    def __call__(self, item: tuple[Path, bytes]) -> bool:
+    def __call__(self, item: tuple[Path, bytes], exact: bool = True) -> Any:
+        """The answer for ``item``; read from its bytes when not ``exact``: never False where
+        the exact answer (read from its code) is not, and cheap."""
         data = item[1]
-        if self.ascii:
-            words = self.words.get(id(item))
-            if words is None:
-                words = self.words[id(item)] = self.words_of(data)
-            used = self.ascii & words
-            if used and self._reaches(data, used):
-                return True
-        return any(n in data for n in self.other) or self.star is not None and self.star.search(data) is not None
-
-    def _reaches(self, data: bytes, names: frozenset) -> bool:
-        """Does ``data`` spell one of ``names`` (ASCII words it uses) where that can be
-        another module's binding: imported, or an attribute (``db.SessionLocal``)?"""
-        if any(not names.isdisjoint(self.words_of(m.group(1))) for m in _IMPORTED.finditer(data)):
+        if any(n in data for n in self.other) or self.star is not None and self.star.search(data) is not None:
             return True
-        attribute = re.compile(_DOT + rb"(?:" + b"|".join(map(re.escape, sorted(names))) + rb")(?![\w])")
-        return attribute.search(data) is not None
+        if not self.ascii:
+            return False
+        read = self.read.get(id(item))
+        if read is None:
+            read = self.read[id(item)] = _Read(data, self.words_of(data))
+        used = self.ascii & read.words
+        if not used:
+            return False
+        attribute = re.compile(_DOT + rb"(?:" + b"|".join(map(re.escape, sorted(used))) + rb")(?![\w])")
+        if attribute.search(data) is not None and \
+                (not exact or attribute.search(read.code(self.code_of)) is not None):
+            return True
+        return self._imports(item[0], read.statements(self.code_of if exact else None), used)
+
+    def _imports(self, path: Path, statements: list[_Import], used: frozenset) -> Any:
+        """Does one of the import ``statements`` of ``path`` bind one of ``used`` (ASCII
+        words it holds) from where it can be a fact?"""
+        waits: set[str] = set()
+        for statement in statements:
+            if not any(name in statement.body for name in used):
+                continue
+            source, imported = statement.read()
+            if used.isdisjoint(imported):
+                continue
+            own = self.names_of.get(path)
+            if source is None or self.gives is None or own is None:
+                return True  # not a from-import read to the letter: it may
+            (name, is_package), (alias, alias_package) = own
+            importer, package = (name, is_package) if name else (alias, alias_package)
+            for bound in used.intersection(imported):
+                answer = self.gives(importer, package, source[0], source[1], bound.decode())
+                if answer is True:
+                    return True
+                if answer:
+                    waits.add(answer)
+        return frozenset(waits) if waits else False
+
+
+class _Read:
+    """What :class:`_MayBind` read of one file: its words, then its import statements, and
+    its code (comments and strings removed) and the import statements in that."""
+
+    __slots__ = ("data", "words", "_statements", "_code", "_code_statements")
+
+    def __init__(self, data: bytes, words: frozenset):
+        self.data, self.words = data, words
+        self._statements: Optional[list[_Import]] = None
+        self._code: Optional[bytes] = None
+        self._code_statements: Optional[list[_Import]] = None
+
+    def code(self, code_of: Callable[[bytes], bytes]) -> bytes:
+        if self._code is None:
+            self._code = code_of(self.data)
+        return self._code
+
+    def statements(self, code_of: Optional[Callable[[bytes], bytes]] = None) -> list["_Import"]:
+        """The import statements of the bytes, or (given ``code_of``) of the code."""
+        if code_of is None:
+            if self._statements is None:
+                self._statements = _import_statements(self.data)
+            return self._statements
+        if self._code_statements is None:
+            self._code_statements = _import_statements(self.code(code_of))
+        return self._code_statements
+
+
+class _Import:
+    """One import statement: where ``import`` starts in ``data``, and what follows it
+    (``body``); read to the letter on demand."""
+
+    __slots__ = ("data", "start", "body", "_read")
+
+    def __init__(self, data: bytes, start: int, body: bytes):
+        self.data, self.start, self.body = data, start, body
+        self._read: Optional[tuple[Optional[tuple[int, str]], frozenset]] = None
+
+    def read(self) -> tuple[Optional[tuple[int, str]], frozenset]:
+        """((level, module) of a from-import, or None for any other or one not read to the
+        letter, the words it imports)."""
+        if self._read is None:
+            data, start, body = self.data, self.start, self.body
+            line = max(data.rfind(b"\n", 0, start), data.rfind(b"\r", 0, start)) + 1
+            source = _FROM_MODULE.fullmatch(data, line, start)
+            imported = _imported_names(body) if source is not None else None
+            if source is None or imported is None:
+                from sqlalint.prefilter import words_of
+
+                self._read = (None, words_of(body))
+            else:
+                module = source.group(2).replace(b" ", b"").replace(b"\t", b"").decode()
+                self._read = ((len(source.group(1)), module), imported)
+        return self._read
+
+
+def _import_statements(data: bytes) -> list[_Import]:
+    return [_Import(data, match.start(), match.group(1)) for match in _IMPORTED.finditer(data)]
+
+
+# Before ``import``, on its line: ``from <dots><module> `` (a continuation line or another
+# statement on the line: not read to the letter).
+_FROM_MODULE = re.compile(rb"[ \t]*from[ \t]+(\.*)[ \t]*((?:[A-Za-z_][\w]*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*)?)[ \t]+")
+_IMPORT_COMMENT = re.compile(rb"#[^\r\n]*")
+_IMPORTED_NAME = re.compile(rb"([A-Za-z_]\w*)(?:\s+as\s+[A-Za-z_]\w*)?")
+
+
+def _imported_names(body: bytes) -> Optional[frozenset]:
+    """The names ``import <body>`` imports from its module (not what it binds them as);
+    None when ``body`` does not read as such a list."""
+    if body.startswith(b"("):
+        body = body[1:-1]
+    body = _IMPORT_COMMENT.sub(b"", body).replace(b"\\\r\n", b" ").replace(b"\\\n", b" ")
+    pieces = [piece.strip() for piece in body.split(b",")]
+    if pieces and not pieces[-1]:
+        pieces.pop()  # a trailing comma
+    names = set()
+    for piece in pieces:
+        found = _IMPORTED_NAME.fullmatch(piece)
+        if found is None:
+            return None
+        names.add(found.group(1))
+    return frozenset(names) if names else None
 
 
 # What an import statement names: up to the end of its logical line (or a comment), or

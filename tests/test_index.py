@@ -494,6 +494,78 @@ def test_later_rounds_index_what_names_a_fact_or_star_imports_its_module(tmp_pat
     assert where(index.lookup("app.api.users.Maker")) == (Kind.SESSION_FACTORY, "Maker", "app/api/users.py", 3)
 
 
+def test_an_import_of_a_facts_name_counts_only_from_where_it_can_be_that_fact(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    index = _index_of_project(tmp_path, {
+        "app/__init__.py": "",
+        "app/models.py": "from sqlalchemy.orm import DeclarativeBase\n\n\nclass Base(DeclarativeBase):\n    pass\n\n\n"
+                         "class Flow(Base):\n    __tablename__ = 'flow'\n",
+        # Its own `Flow` (not a model): importing it binds no fact.
+        "app/schemas.py": "class Flow:\n    pass\n",
+        "app/api.py": "from app.schemas import Flow\n",
+        "app/cli.py": "from click import Flow\n",  # not the project's
+        # Say `from app.models import Flow` only in a docstring and a comment.
+        "app/docs.py": '"""\nfrom app.models import Flow\n"""\n# from app.models import Flow\nFlow = 1\n',
+        # A chain of re-exports through modules that name no SQLAlchemy: one more round.
+        "app/public/__init__.py": "from app.public.reexport import Flow\n",
+        "app/public/reexport.py": "from ..models import Flow\n",
+        "app/use.py": "from app.public import Flow\n",
+    })
+    assert _indexed(index) == ["app/models.py", "app/public/__init__.py", "app/public/reexport.py", "app/use.py"]
+    assert where(index.lookup("app.use.Flow")) == (Kind.MODEL, "Flow", "app/models.py", 8)
+
+
+def test_files_waiting_on_a_module_are_indexed_with_it(tmp_path, monkeypatch):
+    rounds = []
+    original = ProjectIndex._add_round
+
+    def add_round(self, wanted, *args):
+        rounds.append(sorted(path.relative_to(self.root).as_posix() for path, _ in wanted))
+        return original(self, wanted, *args)
+
+    monkeypatch.setattr(ProjectIndex, "_add_round", add_round)
+    monkeypatch.chdir(tmp_path)
+    index = _index_of_project(tmp_path, {
+        "db.py": "from sqlalchemy.orm import sessionmaker\n\nSessionLocal = sessionmaker()\n",
+        "a.py": "from db import SessionLocal\n",
+        "b.py": "from a import SessionLocal\n",  # waits on a.py, wanted this round: with it
+        "c.py": "from b import SessionLocal as Maker\n",
+        "d.py": "from nowhere import SessionLocal\n",
+    })
+    assert rounds == [["db.py"], ["a.py", "b.py", "c.py"]]
+    assert where(index.lookup("c.Maker")) == (Kind.SESSION_FACTORY, "SessionLocal", "db.py", 3)
+
+
+def test_what_may_bind_a_fact_is_read_from_the_bytes_then_from_the_code():
+    from sqlalint.index import _MayBind
+
+    asked = []
+
+    def gives(importer, is_package, level, module, name):
+        asked.append((importer, is_package, level, module, name))
+        return {"app.db": True, "app.pending": "app.pending"}.get(module, False)
+
+    names_of = {Path("app/m.py"): (("app.m", False), ("", False))}
+
+    def answer(text, exact=True):
+        return _MayBind({"SessionLocal"}, set(), {}, gives, names_of)((Path("app/m.py"), text), exact=exact)
+
+    assert answer(b"from app.db import SessionLocal") is True
+    assert answer(b"from app.db import (\n    x,  # a comment\n    SessionLocal as S,\n)") is True
+    assert answer(b"from app . db import x, \\\n    SessionLocal") is True
+    assert answer(b"from app.other import SessionLocal") is False
+    assert answer(b"from app.pending import SessionLocal") == frozenset({"app.pending"})
+    assert answer(b"from .. import SessionLocal") is False
+    assert asked[-1] == ("app.m", False, 2, "", "SessionLocal")
+    # Not read to the letter (another statement before it on its line): it may.
+    assert answer(b"x = 1; from app.other import SessionLocal") is True
+    assert answer(b"import app.db as SessionLocal") is True
+    # In a docstring: the bytes say it, the code does not.
+    docstring = b'"""\nfrom app.db import SessionLocal\nx = db.SessionLocal\n"""\n'
+    assert answer(docstring, exact=False) is True
+    assert answer(docstring) is False
+
+
 def test_a_name_under_a_module_not_indexed_is_unknown(tmp_path, monkeypatch):
     # `pkg.tools.Maker`: pkg/tools.py binds no `Maker`, and is not indexed (it names no
     # fact). Its parent package must not answer for it: through `pkg`'s star import,

@@ -117,6 +117,10 @@ HOT: dict[str, Where] = {
     "SLA201": Where(r"cache", level=r"cache", imported=r"functools|cache|lru_cache|cached_property"),
     "SLA202": Where(level=r"Session|session|sessionmaker", uses=True, level_calls=True),  # its fix rewrites the uses
     "SLA204": Where(opens=True),  # ``x = <opener>()`` in a function
+    # A module-level registry (module-level code always stays): the functions that use
+    # it, and those that may call ``.remove()`` on it through a local alias or a function
+    # that returns it (which the kept code names).
+    "SLA205": Where(r"\bremove\b", level=r"scoped_session", uses=True),
     # Where a chain may load rows, unless ast shows every chain there bounded. (Its sites
     # are an ``.all()`` and a ``for``: bytes that name neither need no closer look.)
     "SLA301": Where(lambda text, function: _ALL_OR_FOR.search(text) is not None

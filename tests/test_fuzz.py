@@ -105,6 +105,7 @@ VOCABULARY = [
     "bind", "sa", "Base", "app", "g", "request", "contextvars", "__all__", "len",
     "SessionLocal", "dispose", "pool", "get_session", "Depends", "yield_session",
     "filter", "where", "limit", "order_by", "options", "scalars", "get",  # what bounds a chain, or not
+    "remove", "teardown_appcontext",
 ]
 KEYWORDS = ["global", "nonlocal", "await", "async", "lambda", "None", "yield", "return"]
 IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*\b")

@@ -394,7 +394,7 @@ def test_odd_line_breaks_and_syntax_errors_are_analysed_whole():
 
 
 def test_rules_whose_findings_can_depend_on_any_definition_do_not_prune():
-    assert pruning.hot_pattern(["SLA301", "SLA205"]) is None
+    assert pruning.hot_pattern(["SLA301", "SLA102"]) is None
     assert pruning.hot_pattern(["SLA102"]) is None
 
 
@@ -430,6 +430,51 @@ def helper():
     assert pruned is not None
     kept = {name for name in ("__init__", "start", "run", "other", "helper") if f"def {name}" in pruned.text}
     assert kept == {"__init__", "start", "run"}
+
+
+REGISTRIES = """\
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+Session = scoped_session(sessionmaker())
+Worker = scoped_session(sessionmaker())
+Alias = Worker
+
+
+def handle(item_id):
+    return Session.get(dict, item_id)
+
+
+def work():
+    return Alias.get(dict, 1)
+
+
+def registry():
+    return Worker
+
+
+def teardown():
+    registry().remove()
+
+
+def test_scoped_session_in_a_name():
+    return 1
+
+
+def unrelated(session):
+    return session.get(dict, 2)
+"""
+
+
+def test_a_registry_rule_keeps_its_uses_and_what_may_remove_it():
+    pruned = prune(REGISTRIES, pruning.hot_pattern(["SLA205"], prefilter.Project()))
+    assert pruned is not None
+    names = ("handle", "work", "registry", "teardown", "test_scoped_session_in_a_name", "unrelated")
+    # `teardown` calls `.remove()` on what `registry` returns: kept, and `registry` with it.
+    assert {name for name in names if f"def {name}" in pruned.text} == {"handle", "work", "registry", "teardown"}
+    found = [(d.code, d.line, d.column) for d in lint_source(REGISTRIES, "m.py", prune=True).diagnostics]
+    assert found == [(d.code, d.line, d.column) for d in lint_source(REGISTRIES, "m.py").diagnostics]
+    assert found == [("SLA205", 3, 11)]
+    assert prune("def test_scoped_session_in_a_name():\n    return 1\n", pruning.hot_pattern(["SLA205"])) is None
 
 
 OPENS = '''\

@@ -8,6 +8,7 @@ import libcst as cst
 from libcst._nodes.internal import CodegenState  # the public CST nodes take it in _codegen
 from libcst.metadata import CodePosition, CodeRange
 
+from sqlalint import newer_syntax
 from sqlalint.diagnostics import LineIndex  # noqa: F401 (re-exported)
 from sqlalint.infer import Inference, Kind, Value
 from sqlalint.model import Model, Scope
@@ -148,7 +149,7 @@ class _Positions:
             line._codegen(header)
         self._starts = [header.offset]
         try:
-            statements = (self.context.syntax or ast.parse(source)).body
+            statements = (self.context.syntax or newer_syntax.parse(source)).body
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return self._starts
         line_starts, seen = self.context.lines.starts, 0

@@ -39,7 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from sqlalint import sqla
+from sqlalint import newer_syntax, sqla
 from sqlalint.values import Kind, Value, configured_or_api_value, constructed_kind
 
 SUMMARY_VERSION = "2"
@@ -261,7 +261,7 @@ def _class(node: ast.ClassDef) -> dict:
 def summarize(data: bytes) -> dict:
     """The JSON-able summary of one module's top level (depends only on ``data``)."""
     try:
-        tree = ast.parse(data)
+        tree = newer_syntax.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {"v": SUMMARY_VERSION, "error": True, "bind": {}, "star": [], "removes": []}
     bind: dict[str, list] = {}

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Optional
 
 import libcst as cst
 
-from sqlalint import sqla
+from sqlalint import newer_syntax, sqla
 from sqlalint.escape import function_scope
 from sqlalint.model import Model, Scope
 
@@ -175,7 +175,7 @@ def _identifiers(ctx: "Context") -> set[str]:
     tree = ctx.syntax
     if tree is None:
         try:
-            tree = ast.parse(ctx.source)
+            tree = newer_syntax.parse(ctx.source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return set()
     found: set[str] = set()

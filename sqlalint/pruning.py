@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
-from sqlalint import bounded, sqla
+from sqlalint import bounded, newer_syntax, sqla
 from sqlalint.prefilter import Facts, Project, loads_here
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -457,7 +457,7 @@ def prune(text: str, hot: Hot) -> Optional[Pruned]:
     if _ODD.search(text):
         return Pruned(text)
     try:
-        tree = ast.parse(text)
+        tree = newer_syntax.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return Pruned(text)  # libcst reports (or rejects) it as it is
     lines = _LINE.findall(text)

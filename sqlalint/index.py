@@ -1058,10 +1058,10 @@ class _MayBind:
     module's fact (``from app.db import SessionLocal``, ``db.SessionLocal``, ``import
     app.db`` then ``app.db.engine``); a bare name that is not imported is the module's own.
     What is read of a file is kept for every round that asks about it (``read``, by id of
-    the item: :class:`_Read`): one set intersection each,
-    where a regular expression of hundreds of names would scan the bytes again; only the
-    few files that use a name are read further, in their code (docstrings say ``.Run``
-    and ``from app import Flow``).
+    the item: :class:`_Read`): each round asks with set intersections, where a regular
+    expression of hundreds of names would scan the bytes again; only the few files that
+    use a name are read further, then in their code (docstrings say ``.Run`` and ``from
+    app import Flow``).
 
     With ``gives`` (:meth:`ProjectIndex._gives_fact`), a ``from X import name`` counts only
     when ``X.name`` can be a fact: a model's name is common (``Flow``, ``Event``), and most
@@ -1078,27 +1078,27 @@ class _MayBind:
         self.gives, self.names_of = gives, names_of or {}
         self.ascii = frozenset(n.encode() for n in names if n.isascii())
         self.other = tuple(n.encode() for n in names if not n.isascii())  # as bytes: a superset
-        self.star = _star_import_of(modules) if modules else None
+        self.modules = frozenset(m.encode() for m in modules)
 
     def __call__(self, item: tuple[Path, bytes], exact: bool = True) -> Any:
         """The answer for ``item``; read from its bytes when not ``exact``: never False where
         the exact answer (read from its code) is not, and cheap."""
         data = item[1]
-        if any(n in data for n in self.other) or self.star is not None and self.star.search(data) is not None:
-            return True
-        if not self.ascii:
-            return False
         read = self.read.get(id(item))
         if read is None:
             read = self.read[id(item)] = _Read(data, self.words_of(data))
+        if any(n in data for n in self.other) or not self.modules.isdisjoint(read.stars()):
+            return True
         used = self.ascii & read.words
         if not used:
             return False
-        attribute = re.compile(_DOT + rb"(?:" + b"|".join(map(re.escape, sorted(used))) + rb")(?![\w])")
-        if attribute.search(data) is not None and \
-                (not exact or attribute.search(read.code(self.code_of)) is not None):
+        statements = read.statements(self.code_of if exact else None)
+        imported = self._imports(item[0], statements, used)
+        if imported is True:
             return True
-        return self._imports(item[0], read.statements(self.code_of if exact else None), used)
+        if not used.isdisjoint(read.attributes(self.code_of if exact else None)):
+            return True
+        return imported
 
     def _imports(self, path: Path, statements: list[_Import], used: frozenset) -> Any:
         """Does one of the import ``statements`` of ``path`` bind one of ``used`` (ASCII
@@ -1125,31 +1125,46 @@ class _MayBind:
 
 
 class _Read:
-    """What :class:`_MayBind` read of one file: its words, then its import statements, and
-    its code (comments and strings removed) and the import statements in that."""
+    """What :class:`_MayBind` read of one file: its words, then its import statements and
+    the names it spells after a dot, and the same of its code (comments and strings removed)."""
 
-    __slots__ = ("data", "words", "_statements", "_code", "_code_statements")
+    __slots__ = ("data", "words", "_stars", "_raw", "_code")
 
     def __init__(self, data: bytes, words: frozenset):
         self.data, self.words = data, words
-        self._statements: Optional[list[_Import]] = None
-        self._code: Optional[bytes] = None
-        self._code_statements: Optional[list[_Import]] = None
+        self._stars: Optional[frozenset] = None
+        self._raw: Optional[list] = None  # [text, import statements, names after a dot]
+        self._code: Optional[list] = None
 
-    def code(self, code_of: Callable[[bytes], bytes]) -> bytes:
+    def _of(self, code_of: Optional[Callable[[bytes], bytes]]) -> list:
+        if code_of is None:
+            if self._raw is None:
+                self._raw = [self.data, _import_statements(self.data), None]
+            return self._raw
         if self._code is None:
-            self._code = code_of(self.data)
+            code = code_of(self.data)
+            self._code = [code, _import_statements(code), None]
         return self._code
+
+    def stars(self) -> frozenset:
+        """The last part of the name of each module the bytes star-import."""
+        if self._stars is None:
+            self._stars = frozenset(
+                module.replace(b" ", b"").replace(b"\t", b"").rpartition(b".")[2]
+                for module in _STAR_IMPORT.findall(self.data)) if b"*" in self.data else frozenset()
+        return self._stars
 
     def statements(self, code_of: Optional[Callable[[bytes], bytes]] = None) -> list["_Import"]:
         """The import statements of the bytes, or (given ``code_of``) of the code."""
-        if code_of is None:
-            if self._statements is None:
-                self._statements = _import_statements(self.data)
-            return self._statements
-        if self._code_statements is None:
-            self._code_statements = _import_statements(self.code(code_of))
-        return self._code_statements
+        return self._of(code_of)[1]
+
+    def attributes(self, code_of: Optional[Callable[[bytes], bytes]] = None) -> frozenset:
+        """The names spelt after a dot (``db.SessionLocal``, ``db . \\\n engine``) in the bytes,
+        or (given ``code_of``) in the code."""
+        read = self._of(code_of)
+        if read[2] is None:
+            read[2] = frozenset(_ATTRIBUTE.findall(read[0]))
+        return read[2]
 
 
 class _Import:
@@ -1213,15 +1228,14 @@ def _imported_names(body: bytes) -> Optional[frozenset]:
 # its parentheses (where a comment may hold a ``)``).
 _IMPORTED = re.compile(rb"import(?<![\w.]import)(?![\w])[ \t]*+(\((?:[^)#]++|#[^\r\n]*+)*+\)|(?:\\\r?\n|[^\r\n;#])*+)")
 _DOT = rb"\.(?:[\s\\]|#[^\r\n]*+)*+"  # a dot, and what may come before the name it reaches
+_ATTRIBUTE = re.compile(_DOT + rb"([A-Za-z_]\w*)")
 
 
-def _star_import_of(modules: set[str]) -> "re.Pattern[bytes]":
-    """``from <...>.<one of modules> import *``, within one logical line (a scan that could
-    run on across lines would be quadratic), starting with a literal (searched fast)."""
-    gap = rb"(?:[ \t]|\\\r?\n)"
-    last = b"|".join(re.escape(m.encode()) for m in sorted(modules))
-    return re.compile(rb"from(?<!\wfrom)" + gap + rb"+[\w. \t]*?\b(?:" + last + rb")" + gap + rb"*import" + gap
-                      + rb"*\(?" + gap + rb"*\*")
+# ``from <...> import *``, within one logical line (a scan that could run on across lines
+# would be quadratic), starting with a literal (searched fast): the module's name.
+_STAR_GAP = rb"(?:[ \t]|\\\r?\n)"
+_STAR_IMPORT = re.compile(rb"from(?<!\wfrom)" + _STAR_GAP + rb"+([\w. \t]*?)" + _STAR_GAP + rb"*import" + _STAR_GAP
+                          + rb"*\(?" + _STAR_GAP + rb"*\*")
 
 
 _SESSION_GIVERS = (Kind.SESSION_FACTORY, Kind.SESSION_CLASS, Kind.SCOPED_REGISTRY)

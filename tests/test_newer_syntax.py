@@ -19,7 +19,8 @@ from sqlalint.index import Kind, project_index
      "def first               (items: list[T]) -> T:\n    return items[0]\n"),
     ("class Box[T](Base):\n    pass\n", "class Box   (Base):\n    pass\n"),
     ("async def get[T]():\n    pass\n", "async def get   ():\n    pass\n"),
-    ("try:\n    pass\nexcept KeyError, ValueError:\n    pass\n", "try:\n    pass\nexcept(KeyError,ValueError):\n    pass\n"),
+    ("try:\n    pass\nexcept KeyError, ValueError:\n    pass\n",
+     "try:\n    pass\nexcept(KeyError,ValueError):\n    pass\n"),
     ("try:\n    pass\nexcept A,B :  # why\n    pass\n", "try:\n    pass\nexcept(A,B):  # why\n    pass\n"),
 ])
 def test_newer_clauses_are_rewritten_in_place(source, rewritten):

@@ -1087,7 +1087,7 @@ class _MayBind:
         read = self.read.get(id(item))
         if read is None:
             read = self.read[id(item)] = _Read(data, self.words_of(data))
-        if any(n in data for n in self.other) or not self.modules.isdisjoint(read.stars()):
+        if any(n in data for n in self.other) or self.modules and not self.modules.isdisjoint(read.stars()):
             return True
         used = self.ascii & read.words
         if not used:

@@ -29,6 +29,36 @@ def test_newer_clauses_are_rewritten_in_place(source, rewritten):
     assert newer_syntax.parse(source).body[-1].lineno == ast.parse(rewritten).body[-1].lineno
 
 
+@pytest.mark.parametrize("source, rewritten", [
+    ("x = f'{', '.join(names)}'\n", 'x = f"{\', \'.join(names)}"\n'),
+    ('x = f"{row["id"]}" "!"\n', "x = f'{row[\"id\"]}' \"!\"\n"),
+    ("x = f'{width:{w}}' + rf'{', '}'\n", "x = f'{width:{w}}' + rf\"{', '}\"\n"),
+])
+def test_an_f_string_whose_fields_use_its_quote_is_requoted(source, rewritten):
+    assert newer_syntax.older(source) == rewritten
+    assert isinstance(newer_syntax.parse(source).body[0].value, (ast.JoinedStr, ast.BinOp))
+
+
+@pytest.mark.parametrize("source", [
+    "x = f'{\"a\"}'\n",  # valid on 3.11 already
+    "x = f'{a}' 'b'\n",
+    "x = f'{', \"'}'\n",  # the other quote is used too
+    "# f'{', '}'\n",
+    "x = f'{a # a comment (3.12)\n}'\n",
+])
+def test_f_strings_that_need_no_requoting_or_cannot_have_it_stay(source):
+    assert newer_syntax.older(source) is None
+
+
+def test_a_requoted_f_string_must_still_be_one_where_it_was():
+    # A backslash in a field (3.12): requoting cannot make it 3.11, the SyntaxError stays.
+    with pytest.raises(SyntaxError):
+        newer_syntax.parse("x = f'{'\\n'.join(a)}'\n")
+    # After another string (implicit concatenation): not where a JoinedStr starts, so left.
+    with pytest.raises(SyntaxError):
+        newer_syntax.parse("x = 'a' f'{', '.join(b)}'\n")
+
+
 @pytest.mark.parametrize("source", [
     "type = 5\nx = type(3)\n",  # a name, not the statement
     "try:\n    pass\nexcept A,B:\n    pass\n",  # no space to give the parentheses

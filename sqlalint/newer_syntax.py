@@ -7,7 +7,8 @@ would be analysed whole and never indexed. :func:`parse` retries such a module w
 clauses rewritten in place into older syntax that has the same statements, on the same
 lines, binding the same names (and ``_``): ``type X = v`` reads as ``_=   X = v``, the type
 parameters of a ``def`` or ``class`` become spaces, ``except A, B:`` reads as
-``except(A,B):``. Columns stay the same outside the rewritten clause.
+``except(A,B):``, and a 3.12 f-string whose fields use its own quote gets the other one.
+Columns stay the same outside the rewritten clause.
 """
 from __future__ import annotations
 
@@ -21,14 +22,14 @@ _TYPE_ALIAS = re.compile(r"^([ \t]*)type([ \t]+)(?=[A-Za-z_]\w*[ \t]*[=\[])", re
 # A ``def`` or ``class`` whose name is followed by type parameters.
 _TYPE_PARAMETERS = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+[A-Za-z_]\w*[ \t]*(?=\[)", re.M)
 # ``except A, B:`` (Python 3.14), the clause alone on its line (a comment may follow).
-_EXCEPT_TUPLE = re.compile(r"^([ \t]*except\*?)([ \t]+)(?![(\s])([^:#\r\n]*,[^:#\r\n]*?)([ \t]*):(?=[ \t]*(?:#|$))",
-                           re.M)
+_EXCEPT_TUPLE = re.compile(r"^([ \t]*except\*?)([ \t]+)(?![(\s])([^:#\r\n]*+):(?=[ \t]*(?:#|$))", re.M)
 _AS = re.compile(r"\bas\b")
 
 
 def parse(source: Union[str, bytes]) -> ast.Module:
     """``ast.parse(source)``, or, when that fails on syntax newer than the running Python,
-    the tree of :func:`older` ``source``; the first SyntaxError when neither parses."""
+    the tree of ``source`` with the newer clauses rewritten (:func:`older`); the first
+    SyntaxError when neither parses."""
     try:
         return ast.parse(source)
     except SyntaxError as error:
@@ -40,14 +41,21 @@ def parse(source: Union[str, bytes]) -> ast.Module:
             source = source.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise first from None
-    rewritten = older(source)
-    if rewritten is None:
+    rewritten, error = _clauses(source), first
+    try:
+        if rewritten != source:
+            return ast.parse(rewritten)
+    except SyntaxError as later:
+        error = later
+    # Requoting scans every character in Python: only once ``ast`` says it is an f-string.
+    requoted = _requoted(rewritten) if "f-string" in str(error.msg) else None
+    if requoted is None:
         raise first
     try:
-        tree = ast.parse(rewritten)
+        tree = ast.parse(requoted)
     except SyntaxError:
         raise first from None
-    if not _fstrings_where_they_were(tree, rewritten, source):
+    if not _fstrings_where_they_were(tree, requoted, rewritten):
         raise first
     return tree
 
@@ -55,12 +63,17 @@ def parse(source: Union[str, bytes]) -> ast.Module:
 def older(text: str) -> Optional[str]:
     """``text`` with the clauses this module knows rewritten (same length, same lines);
     None when it holds none of them."""
+    rewritten = _clauses(text)
+    rewritten = _requoted(rewritten) or rewritten
+    return None if rewritten == text else rewritten
+
+
+def _clauses(text: str) -> str:
+    """``text`` with its type aliases, type parameters and unparenthesized except tuples
+    rewritten (regular expressions: cheap)."""
     rewritten = _TYPE_ALIAS.sub(lambda m: m.group(1) + "_=" + " " * (2 + len(m.group(2))), text)
     rewritten = _blank_parameters(rewritten)
-    rewritten = _EXCEPT_TUPLE.sub(_parenthesized, rewritten)
-    if "f" in rewritten or "F" in rewritten:
-        rewritten = _requoted(rewritten) or rewritten
-    return None if rewritten == text else rewritten
+    return _EXCEPT_TUPLE.sub(_parenthesized, rewritten)
 
 
 def _blank_parameters(text: str) -> str:
@@ -100,8 +113,10 @@ def _parenthesized(match: "re.Match[str]") -> str:
     """``except A, B:`` as ``except(A,B):``: the ``(`` takes the space after ``except``,
     the ``)`` a space before the ``:`` or after a comma. Unchanged when there is none, or
     the clause binds a name (``as``: a syntax error in any version)."""
-    head, gap, names, tail = match.groups()
-    if _AS.search(names):
+    head, gap, names = match.groups()
+    stripped = names.rstrip(" \t")
+    names, tail = stripped, names[len(stripped):]
+    if "," not in names or _AS.search(names):
         return match.group(0)
     if tail:
         tail = tail[1:]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,11 +51,21 @@ def test_f_strings_that_need_no_requoting_or_cannot_have_it_stay(source):
     assert newer_syntax.older(source) is None
 
 
-def test_a_requoted_f_string_must_still_be_one_where_it_was():
-    # A backslash in a field (3.12): requoting cannot make it 3.11, the SyntaxError stays.
+def test_a_requoted_f_string_must_still_open_an_f_string_where_it_was():
+    # After another string (implicit concatenation) the f-string does not start a JoinedStr.
+    text = "x = 'a' f'{', '.join(b)}'\n"
+    requoted = newer_syntax._requoted(text)
+    assert requoted == "x = 'a' f\"{', '.join(b)}\"\n"
+    assert not newer_syntax._fstrings_where_they_were(ast.parse(requoted), requoted, text)
+    text = "x = f'{', '.join(b)}'\n"
+    requoted = newer_syntax._requoted(text)
+    assert newer_syntax._fstrings_where_they_were(ast.parse(requoted), requoted, text)
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="valid syntax from Python 3.12 on")
+def test_what_requoting_cannot_make_older_stays_a_syntax_error():
     with pytest.raises(SyntaxError):
-        newer_syntax.parse("x = f'{'\\n'.join(a)}'\n")
-    # After another string (implicit concatenation): not where a JoinedStr starts, so left.
+        newer_syntax.parse("x = f'{'\\n'.join(a)}'\n")  # a backslash in a field
     with pytest.raises(SyntaxError):
         newer_syntax.parse("x = 'a' f'{', '.join(b)}'\n")
 

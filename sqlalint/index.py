@@ -375,18 +375,24 @@ class _Module:
 
     def absolute(self, spec: list) -> Optional[str]:
         """The qualified name an import binds: [level, module, attr] -> "a.b.attr"."""
-        level, module, attr = spec[0], spec[1], spec[2]
-        if level:
-            parts = self.package.split(".") if self.package else []
-            if level - 1 > len(parts):
-                return None
-            base = parts[: len(parts) - (level - 1)]
-            if module:
-                base.append(module)
-            module = ".".join(base)
-            if not module:
-                return attr
-        return f"{module}.{attr}" if attr else module
+        return _absolute(self.package, spec)
+
+
+def _absolute(package: str, spec: list) -> Optional[str]:
+    """The qualified name an import in ``package`` binds: [level, module, attr] -> "a.b.attr";
+    None when its dots climb above the top package."""
+    level, module, attr = spec[0], spec[1], spec[2]
+    if level:
+        parts = package.split(".") if package else []
+        if level - 1 > len(parts):
+            return None
+        base = parts[: len(parts) - (level - 1)]
+        if module:
+            base.append(module)
+        module = ".".join(base)
+        if not module:
+            return attr
+    return f"{module}.{attr}" if attr else module
 
 
 def _value_key(value: Optional[Value]) -> Any:
@@ -483,19 +489,18 @@ class ProjectIndex:
         rest = [item for item in pending if id(item) not in wanted_ids]
         primary: dict[str, list] = {}
         secondary: dict[str, list] = {}
-        seen_names: set[str] = set()
         read: dict[int, _Read] = {}  # id(item) -> what _MayBind read of a file left for later rounds
         names: set[str] = set()
         modules: set[str] = set()
         with _Summarizer(cache_dir, jobs, meanwhile) as summarizer:
             while wanted:
                 summaries = summarizer.summaries([data for _, data in wanted])
-                new_names, new_modules = index._add_round(wanted, summaries, names_of, primary, secondary,
-                                                          configured, seen_names)
+                found_names, found_modules = index._add_round(wanted, summaries, names_of, primary, secondary,
+                                                              configured)
                 if not rest:
                     break
-                names |= new_names
-                modules |= new_modules
+                names |= found_names  # kept from every round: a later one could drop a name
+                modules |= found_modules
                 # Every file left is asked again, about every fact known: a module indexed
                 # this round can make a name imported from it a fact.
                 may_bind = _MayBind(names, modules, read, index._gives_fact, names_of)
@@ -506,11 +511,11 @@ class ProjectIndex:
 
     def _add_round(self, wanted: list[tuple[Path, bytes]], summaries: Iterable[dict],
                    names_of: dict[Path, tuple[tuple[str, bool], tuple[str, bool]]],
-                   primary: dict[str, list], secondary: dict[str, list], configured: set[str],
-                   seen_names: set[str]) -> tuple[set[str], set[str]]:
+                   primary: dict[str, list], secondary: dict[str, list], configured: set[str]
+                   ) -> tuple[set[str], set[str]]:
         """Register one round's modules (``names_of``: the two names of each file). What
-        makes further files worth indexing: the new names of facts, and the last parts of
-        the names of modules newly holding facts."""
+        makes further files worth indexing: the names of facts (and configured ones), and
+        the last parts of the names of modules holding facts."""
         for (path, _), summary in zip(wanted, summaries):
             self.files_parsed += 1
             (name, is_package), (alias, alias_package) = names_of[path]
@@ -524,12 +529,7 @@ class ProjectIndex:
             if alias and alias != name:
                 secondary.setdefault(alias, []).append(module)
         self._register(primary, secondary)
-        names = (set(self.trigger_names()) | configured) - seen_names
-        seen_names |= names
-        # Module parts are remembered with a leading dot: a module may share a fact's name.
-        modules = {"." + m.rpartition(".")[2] for m, _ in self._fact_modules()} - seen_names
-        seen_names |= modules
-        return names, {m[1:] for m in modules}
+        return set(self.trigger_names()) | configured, {m.rpartition(".")[2] for m, _ in self._fact_modules()}
 
     def _next_round(self, rest: list[tuple[Path, bytes]], may_bind: "_MayBind",
                     names_of: dict[Path, tuple[tuple[str, bool], tuple[str, bool]]]) -> list[tuple[Path, bytes]]:
@@ -570,16 +570,10 @@ class ProjectIndex:
     def _gives_fact(self, importer: str, is_package: bool, level: int, module: str, name: str) -> Any:
         """Can ``from <level dots><module> import <name>`` in the module ``importer`` bind a
         fact? True, False, or the name of the module not indexed yet that would tell."""
-        source = module
-        if level:
-            package = importer if is_package else importer.rpartition(".")[0]
-            parts = package.split(".") if package else []
-            if level - 1 > len(parts):
-                return True
-            source = ".".join([*parts[: len(parts) - (level - 1)], *([module] if module else [])])
-        if not source:
+        qualified = _absolute(importer if is_package else importer.rpartition(".")[0], [level, module, name])
+        if qualified is None or "." not in qualified:
             return True
-        qualified = f"{source}.{name}"
+        source = qualified.rpartition(".")[0]
         if qualified in self.project_modules or source in self.ambiguous or \
                 configured_or_api_value(qualified, self.session_factories, self.engine_factories) is not None:
             return True  # a module, or what no summary says
